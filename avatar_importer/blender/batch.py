@@ -1,0 +1,200 @@
+"""Headless batch import: photos in, avatars in a .blend, a JSON report and a preview.
+
+Run as ``blender -b -P scripts/batch_import.py -- [options]`` or
+``python scripts/batch_import.py [options]`` with the ``bpy`` wheel. Timers never fire
+headless, so the job engine is driven by a plain loop on the main thread (the same
+``pump`` the UI's timer calls). Exit code 0 only if every avatar was imported; 1 when
+any failed; 2 for bad options or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import bpy
+
+from ..core.cache import Cache, default_cache_root, write_atomic
+from ..core.errors import AvatarImporterError, ConfigError, InputError
+from ..core.params import (
+    default_export_parameters,
+    default_parameters,
+    load_json_file,
+)
+from ..core.report import job_report
+from ..core.settings import ENV_CLIENT_ID, ENV_CLIENT_SECRET, SERVICES, ServiceSettings
+from ..core.stages import JobSpec, JobState, Stage
+from . import compat
+from .wiring import build_engine
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="batch_import.py",
+        description="Create avatars from photos with Avatar SDK MetaPerson 2.0 (or the local "
+                    "sandbox) and import them into a .blend.")
+    p.add_argument("--service", choices=SERVICES, default="avatarsdk")
+    p.add_argument("--base-url", default="", help="API base URL (sandbox: started locally "
+                   "when omitted)")
+    p.add_argument("--client-id", default="", help=f"or {ENV_CLIENT_ID}")
+    p.add_argument("--client-secret", default="", help=f"or {ENV_CLIENT_SECRET}")
+    p.add_argument("--player", default="", help="player code to reuse (else remembered/new)")
+    p.add_argument("--pipeline", default="metaperson_2.0")
+    p.add_argument("--subtype", choices=("male", "female"), default="female")
+    p.add_argument("--photo", action="append", default=[], type=Path,
+                   help="photo (JPEG/PNG); repeat for several avatars, computed at once")
+    p.add_argument("--name", action="append", default=[],
+                   help="avatar name per --photo (default: the photo's file name)")
+    p.add_argument("--parameters", type=Path, help="computation parameters JSON file")
+    p.add_argument("--export-parameters", type=Path, help="export parameters JSON file")
+    p.add_argument("--cache-dir", type=Path, help="cache directory (default: "
+                   "AVATAR_IMPORTER_CACHE or the per-user cache)")
+    p.add_argument("--out", type=Path, help="save the result as this .blend")
+    p.add_argument("--report", type=Path, help="write a JSON report here")
+    p.add_argument("--render", type=Path, help="render a Cycles CPU preview PNG here")
+    p.add_argument("--resume", action="store_true",
+                   help="resume jobs left unfinished by a crash (no recompute)")
+    p.add_argument("--poll-interval", type=float, default=None,
+                   help="seconds between status polls (default 5; sandbox 0.3)")
+    p.add_argument("--timeout", type=float, default=60.0, help="network timeout, seconds")
+    p.add_argument("--no-pack", action="store_true",
+                   help="reference textures in the cache instead of packing them")
+    p.add_argument("--sandbox-compute-seconds", type=float, default=3.0)
+    args = p.parse_args(argv)
+    if not args.photo and not args.resume:
+        p.error("give at least one --photo (or --resume)")
+    if args.name and len(args.name) != len(args.photo):
+        p.error("give one --name per --photo, or none")
+    return args
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    sandbox = None
+    engine = None
+    try:
+        if not bpy.data.filepath:
+            bpy.ops.wm.read_factory_settings(use_empty=True)
+        compat.allow_online_access_for_batch()
+        cache = Cache(args.cache_dir or default_cache_root())
+        settings = ServiceSettings(service=args.service, base_url=args.base_url,
+                                   client_id=args.client_id,
+                                   client_secret=args.client_secret,
+                                   player=args.player or None, timeout=args.timeout)
+        if args.service == "sandbox":
+            if not settings.base_url:
+                sandbox = _start_sandbox(args.sandbox_compute_seconds)
+                settings.base_url = sandbox.base_url
+            settings.client_id = settings.client_id or "sandbox"
+            settings.client_secret = settings.client_secret or "sandbox"
+        else:
+            settings.with_env()
+        poll = args.poll_interval
+        if poll is None:
+            poll = 0.3 if args.service == "sandbox" else 5.0
+        specs = _specs(args)
+        engine = build_engine(settings, cache, poll_interval=poll,
+                              pack_images=not args.no_pack,
+                              remember_player=sandbox is None)
+        jobs: list[JobState] = []
+        if args.resume:
+            for record in cache.unfinished_jobs():
+                if record.get("base_url") == engine.service.base_url:
+                    jobs.append(engine.resume(record))
+            _say(f"resuming {len(jobs)} unfinished job(s)")
+        for spec in specs:
+            jobs.append(engine.submit(spec))
+        _run(engine, jobs)
+    except (ConfigError, InputError) as exc:
+        _say(f"error: {exc}")
+        return 2
+    except AvatarImporterError as exc:
+        _say(f"error: {exc}")
+        return 1
+    finally:
+        if engine is not None:
+            engine.shutdown(wait=True)
+        if sandbox is not None:
+            sandbox.stop()
+    return _finish(args, jobs)
+
+
+def _specs(args: argparse.Namespace) -> list[JobSpec]:
+    params = load_json_file(args.parameters, "Parameters") if args.parameters \
+        else default_parameters()
+    export = load_json_file(args.export_parameters, "Export parameters") \
+        if args.export_parameters else default_export_parameters()
+    names = args.name or [p.stem for p in args.photo]
+    specs = []
+    for photo, name in zip(args.photo, names, strict=True):
+        if not Path(photo).is_file():
+            raise InputError(f"Photo {photo} does not exist or is not a file")
+        specs.append(JobSpec(photo=Path(photo).resolve(), name=name, subtype=args.subtype,
+                             pipeline=args.pipeline, parameters=params,
+                             export_parameters=export))
+    return specs
+
+
+def _run(engine: Any, jobs: list[JobState]) -> None:
+    seen: dict[str, str] = {}
+
+    def show() -> None:
+        for job in jobs:
+            line = job.status_line()
+            if seen.get(job.id) != line:
+                seen[job.id] = line
+                _say(f"[{job.spec.name}] {line}")
+
+    engine.run_until_done(on_tick=show)
+    show()
+
+
+def _finish(args: argparse.Namespace, jobs: list[JobState]) -> int:
+    reports = [job_report(j) for j in jobs]
+    ok = bool(jobs) and all(j.stage == Stage.DONE for j in jobs)
+    extra: dict[str, Any] = {}
+    if args.render and any(j.stage == Stage.DONE for j in jobs):
+        from .render import render_preview
+        try:
+            render_preview(args.render)
+            extra["render"] = str(args.render)
+        except Exception as exc:  # a failed preview does not undo the import
+            _say(f"warning: preview render failed: {exc}")
+            extra["render_error"] = str(exc)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        bpy.ops.wm.save_as_mainfile(filepath=str(args.out.resolve()))
+        extra["blend"] = str(args.out)
+    if args.report:
+        body = {"ok": ok, "blender": bpy.app.version_string, "avatars": reports, **extra}
+        write_atomic(args.report, json.dumps(body, indent=2, default=str).encode())
+    for rep in reports:
+        status = rep["status"]
+        why = f": {rep['error']}" if rep["error"] else ""
+        _say(f"{rep['name']}: {status}{why}")
+    return 0 if ok else 1
+
+
+def _start_sandbox(compute_seconds: float) -> Any:
+    from ..sandbox.server import Sandbox, SandboxConfig
+    sandbox = Sandbox(SandboxConfig(compute_seconds=compute_seconds)).start()
+    _say(f"sandbox running at {sandbox.base_url}")
+    return sandbox
+
+
+def _say(text: str) -> None:
+    print(f"[avatar_importer {time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+
+def run_from_command_line() -> int:
+    if "--" in sys.argv:
+        argv = sys.argv[sys.argv.index("--") + 1:]
+    elif Path(sys.argv[0]).name.lower().startswith("blender"):
+        argv = []  # inside the Blender executable: its own arguments are not ours
+    else:
+        argv = sys.argv[1:]
+    return main(argv)

@@ -1,0 +1,132 @@
+"""Operators. ``execute`` never does network I/O or sleeps: it hands work to the engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bpy
+from bpy.props import StringProperty
+
+from ..core.cache import Cache
+from ..core.params import default_export_parameters, default_parameters
+from ..core.photo import photo_mime
+from ..core.stages import JobSpec
+from . import compat, runtime
+
+OFFLINE_MESSAGE = ("Online access is disabled. Enable it in Preferences > System > "
+                   "Network > Allow Online Access, or choose the Sandbox service")
+
+
+def needs_network(context: bpy.types.Context) -> bool:
+    prefs = runtime.preferences()
+    return prefs is None or prefs.service != "sandbox"
+
+
+class AVATAR_IMPORTER_OT_create(bpy.types.Operator):
+    """Create an avatar from the photo and import it when it is ready"""
+
+    bl_idname = "avatar_importer.create"
+    bl_label = "Create Avatar"
+    bl_options = {"REGISTER"}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if needs_network(context) and not compat.online_access_allowed():
+            cls.poll_message_set(OFFLINE_MESSAGE)
+            return False
+        return True
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        opts = context.scene.avatar_importer
+        if not opts.photo:
+            self.report({"ERROR"}, "Choose a photo first")
+            return {"CANCELLED"}
+        photo = Path(bpy.path.abspath(opts.photo))
+        try:
+            with open(photo, "rb") as fh:  # a 16-byte local read, not network I/O
+                head = fh.read(16)
+        except OSError as exc:
+            self.report({"ERROR"}, f"Photo {photo} cannot be read: {exc.strerror or exc}")
+            return {"CANCELLED"}
+        if photo_mime(head) is None:
+            self.report({"ERROR"}, f"Photo {photo.name} is not a JPEG or PNG image")
+            return {"CANCELLED"}
+        spec = JobSpec(photo=photo, name=opts.avatar_name or photo.stem,
+                       subtype=opts.subtype, parameters=default_parameters(),
+                       export_parameters=default_export_parameters())
+        try:
+            runtime.submit(runtime.preferences(), spec)
+        except Exception as exc:  # configuration errors: missing credentials, bad URL
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Creating avatar {spec.name}")
+        return {"FINISHED"}
+
+
+class AVATAR_IMPORTER_OT_cancel(bpy.types.Operator):
+    """Cancel this avatar job"""
+
+    bl_idname = "avatar_importer.cancel"
+    bl_label = "Cancel"
+    bl_options = {"INTERNAL"}
+
+    job_id: StringProperty()  # type: ignore[valid-type]
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        runtime.cancel(self.job_id)
+        return {"FINISHED"}
+
+
+class AVATAR_IMPORTER_OT_dismiss(bpy.types.Operator):
+    """Remove this finished job from the list"""
+
+    bl_idname = "avatar_importer.dismiss"
+    bl_label = "Dismiss"
+    bl_options = {"INTERNAL"}
+
+    job_id: StringProperty()  # type: ignore[valid-type]
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        runtime.dismiss(self.job_id)
+        return {"FINISHED"}
+
+
+class AVATAR_IMPORTER_OT_clear_cache(bpy.types.Operator):
+    """Delete downloaded exports and shared textures (they are fetched again when needed)"""
+
+    bl_idname = "avatar_importer.clear_cache"
+    bl_label = "Clear Cache"
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        if any(not j.stage.final for j in runtime.all_jobs()):
+            self.report({"ERROR"}, "Wait for running avatar jobs to finish first")
+            return {"CANCELLED"}
+        Cache(runtime.cache_root(runtime.preferences())).clear()
+        self.report({"INFO"}, "Avatar cache cleared")
+        return {"FINISHED"}
+
+
+class AVATAR_IMPORTER_OT_reset_player(bpy.types.Operator):
+    """Forget the player ID: a new one is created on next use"""
+
+    bl_idname = "avatar_importer.reset_player"
+    bl_label = "Reset Player"
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        prefs = runtime.preferences()
+        if prefs is not None:
+            prefs.player_id = ""
+            settings = runtime.settings_from_prefs(prefs)
+            cache = Cache(runtime.cache_root(prefs))
+            cache.set_player(Cache.player_key(settings.service, settings.base_url,
+                                              settings.client_id), None)
+        return {"FINISHED"}
+
+
+CLASSES = (
+    AVATAR_IMPORTER_OT_create,
+    AVATAR_IMPORTER_OT_cancel,
+    AVATAR_IMPORTER_OT_dismiss,
+    AVATAR_IMPORTER_OT_clear_cache,
+    AVATAR_IMPORTER_OT_reset_player,
+)

@@ -1,0 +1,60 @@
+"""Add-on preferences: credentials and settings. Stored in Blender's user preferences,
+never in a .blend (no secret goes into scene, object or window-manager data)."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import EnumProperty, FloatProperty, StringProperty
+
+from .runtime import ADDON_ID, cache_root
+
+SERVICE_ITEMS = [
+    ("avatarsdk", "Avatar SDK MetaPerson 2.0", "Create avatars with the Avatar SDK Web API"),
+    ("sandbox", "Sandbox", "A local emulator of the service: no account, no network"),
+]
+
+
+class AVATAR_IMPORTER_AP_preferences(bpy.types.AddonPreferences):
+    bl_idname = ADDON_ID
+
+    service: EnumProperty(name="Service", items=SERVICE_ITEMS,  # type: ignore[valid-type]
+                          default="sandbox")
+    client_id: StringProperty(name="Client ID",  # type: ignore[valid-type]
+                              description="Avatar SDK App Client ID (Client credentials)")
+    client_secret: StringProperty(name="Client Secret",  # type: ignore[valid-type]
+                                  subtype="PASSWORD",
+                                  description="Avatar SDK App Client Secret")
+    base_url: StringProperty(name="Base URL",  # type: ignore[valid-type]
+                             default="https://api.avatarsdk.com/")
+    player_id: StringProperty(name="Player ID",  # type: ignore[valid-type]
+                              description="Created on first use and kept; your avatars "
+                              "are listed under it")
+    cache_dir: StringProperty(name="Cache Directory",  # type: ignore[valid-type]
+                              subtype="DIR_PATH",
+                              description="Leave empty for the default per-user cache")
+    poll_interval: FloatProperty(name="Poll Interval", default=5.0,  # type: ignore[valid-type]
+                                 min=1.0, max=60.0, unit="TIME_ABSOLUTE")
+    timeout: FloatProperty(name="Network Timeout", default=60.0,  # type: ignore[valid-type]
+                           min=5.0, max=600.0, unit="TIME_ABSOLUTE")
+    sandbox_compute_seconds: FloatProperty(  # type: ignore[valid-type]
+        name="Sandbox Compute Time", default=3.0, min=0.0, max=120.0)
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        layout.prop(self, "service")
+        box = layout.box()
+        box.label(text="Avatar SDK")
+        box.prop(self, "client_id")
+        box.prop(self, "client_secret")
+        box.prop(self, "base_url")
+        row = box.row(align=True)
+        row.prop(self, "player_id")
+        row.operator("avatar_importer.reset_player", text="", icon="X")
+        box = layout.box()
+        box.prop(self, "cache_dir")
+        row = box.row()
+        row.label(text=f"Cache: {cache_root(self)}")
+        row.operator("avatar_importer.clear_cache", icon="TRASH")
+        layout.prop(self, "poll_interval")
+        layout.prop(self, "timeout")
+        layout.prop(self, "sandbox_compute_seconds")

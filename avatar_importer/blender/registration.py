@@ -1,0 +1,32 @@
+"""Registration in one place: an ordered class list, torn down in reverse.
+
+``unregister`` stops every worker thread and removes every timer, so disabling and
+re-enabling the add-on in one session leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import bpy
+
+from . import compat, operators, panel, prefs, props, runtime
+
+CLASSES: tuple[type, ...] = (
+    prefs.AVATAR_IMPORTER_AP_preferences,
+    props.AVATAR_IMPORTER_PG_options,
+    *operators.CLASSES,
+    panel.VIEW3D_PT_avatar_importer,
+)
+
+
+def register() -> None:
+    compat.ensure_numpy_bool_alias()
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+    props.register_props()
+
+
+def unregister() -> None:
+    runtime.shutdown()
+    props.unregister_props()
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

@@ -1,0 +1,182 @@
+"""The add-on's live state in an interactive Blender: engines, the sandbox, the timer pump.
+
+Threading rules: everything here runs on Blender's main thread (operators, the timer,
+register/unregister). Worker threads live inside the job engines (see core/engine.py)
+and reach this module only through the engines' event queues, which ``pump_tick``
+drains. Nothing here blocks: the timer applies events within ``TICK_BUDGET`` and runs
+at most one glTF import per tick.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import bpy
+
+from ..core.cache import ENV_CACHE, Cache, default_cache_root
+from ..core.engine import JobEngine
+from ..core.settings import ServiceSettings
+from ..core.stages import JobSpec, JobState
+from . import compat
+from .wiring import build_engine
+
+ADDON_ID = __package__.rpartition(".")[0]
+TICK_BUDGET = 0.004  # seconds of event handling per timer tick
+TICK_INTERVAL = 0.1
+#: (seconds spent, kind) of recent timer ticks: kind is "events" or "import"
+TICKS: deque[tuple[float, str]] = deque(maxlen=20000)
+
+
+class _State:
+    engines: dict[tuple[str, ...], JobEngine] = {}
+    sandbox: Any = None
+    last_status: str | None = None
+
+
+def preferences() -> Any:
+    addon = bpy.context.preferences.addons.get(ADDON_ID)
+    return addon.preferences if addon is not None else None
+
+
+def cache_root(prefs: Any = None) -> Path:
+    import os
+    if os.environ.get(ENV_CACHE):
+        return default_cache_root()
+    if prefs is not None and getattr(prefs, "cache_dir", ""):
+        return Path(bpy.path.abspath(prefs.cache_dir))
+    return compat.extension_cache_dir(ADDON_ID) or default_cache_root()
+
+
+def ensure_sandbox(compute_seconds: float) -> Any:
+    if _State.sandbox is None:
+        from ..sandbox.server import Sandbox, SandboxConfig
+        _State.sandbox = Sandbox(SandboxConfig(compute_seconds=compute_seconds)).start()
+    return _State.sandbox
+
+
+def settings_from_prefs(prefs: Any) -> ServiceSettings:
+    service = prefs.service if prefs is not None else "sandbox"
+    if service == "sandbox":
+        sandbox = ensure_sandbox(getattr(prefs, "sandbox_compute_seconds", 3.0))
+        return ServiceSettings(service="sandbox", base_url=sandbox.base_url,
+                               client_id="sandbox", client_secret="sandbox")
+    return ServiceSettings(
+        service="avatarsdk", base_url=prefs.base_url, client_id=prefs.client_id,
+        client_secret=prefs.client_secret, player=prefs.player_id or None,
+        timeout=float(prefs.timeout)).with_env()
+
+
+def engine_for(prefs: Any) -> JobEngine:
+    settings = settings_from_prefs(prefs)
+    key = (settings.service, settings.base_url, settings.client_id,
+           str(hash(settings.client_secret)))
+    engine = _State.engines.get(key)
+    if engine is None:
+        poll = float(getattr(prefs, "poll_interval", 5.0)) if prefs is not None else 5.0
+        if settings.service == "sandbox":
+            poll = min(poll, 0.5)
+        engine = build_engine(settings, Cache(cache_root(prefs)), poll_interval=poll,
+                              remember_player=settings.service != "sandbox")
+        engine.listeners.append(_on_event)
+        _State.engines[key] = engine
+    return engine
+
+
+def submit(prefs: Any, spec: JobSpec) -> JobState:
+    engine = engine_for(prefs)
+    state = engine.submit(spec)
+    ensure_timer()
+    return state
+
+
+def all_jobs() -> list[JobState]:
+    return [job for engine in _State.engines.values() for job in engine.jobs.values()]
+
+
+def cancel(job_id: str) -> None:
+    for engine in _State.engines.values():
+        if job_id in engine.jobs:
+            engine.cancel(job_id)
+
+
+def dismiss(job_id: str) -> None:
+    for engine in _State.engines.values():
+        job = engine.jobs.get(job_id)
+        if job is not None and job.stage.final:
+            del engine.jobs[job_id]
+
+
+def _on_event(state: JobState, event: Any) -> None:
+    if event.kind == "imported" and state.result is not None:
+        print(f"avatar_importer: {state.spec.name} imported into "
+              f"{state.result.collection_name}")
+    elif event.kind == "failed":
+        print(f"avatar_importer: {state.spec.name} failed: {state.error}")
+
+
+# -- the timer pump -------------------------------------------------------------------
+
+
+def pump_tick() -> float | None:
+    """``bpy.app.timers`` callback: apply events, at most one import; redraw on change."""
+    start = time.perf_counter()
+    applied = 0
+    importing = False
+    for engine in list(_State.engines.values()):
+        applied += engine.pump(budget=TICK_BUDGET)
+        if engine.last_was_import:
+            importing = True
+            break
+    spent = time.perf_counter() - start
+    if applied:
+        TICKS.append((spent, "import" if importing else "events"))
+        _redraw()
+    if not any(e.active() for e in _State.engines.values()):
+        _status(None)
+        return None
+    return TICK_INTERVAL
+
+
+def ensure_timer() -> None:
+    if not bpy.app.timers.is_registered(pump_tick):
+        bpy.app.timers.register(pump_tick, first_interval=0.0, persistent=True)
+
+
+def _redraw() -> None:
+    active = [j for j in all_jobs() if not j.stage.final]
+    _status(f"Avatar: {active[0].spec.name} - {active[0].status_line()}" if active else None)
+    wm = bpy.context.window_manager
+    if wm is None:
+        return
+    for window in wm.windows:
+        for area in window.screen.areas:
+            if area.type == "VIEW_3D":
+                area.tag_redraw()
+
+
+def _status(text: str | None) -> None:
+    if text == _State.last_status:
+        return
+    _State.last_status = text
+    workspace = getattr(bpy.context, "workspace", None)
+    if workspace is not None:
+        try:
+            workspace.status_text_set(text)
+        except (AttributeError, RuntimeError):
+            pass
+
+
+def shutdown() -> None:
+    """Stop every worker and timer (unregister)."""
+    if bpy.app.timers.is_registered(pump_tick):
+        bpy.app.timers.unregister(pump_tick)
+    for engine in _State.engines.values():
+        engine.shutdown(wait=True)
+    _State.engines.clear()
+    if _State.sandbox is not None:
+        _State.sandbox.stop()
+        _State.sandbox = None
+    _status(None)

@@ -1,0 +1,42 @@
+"""Builds a job engine for Blender: service + cache + the main-thread glTF import.
+
+Used by both the UI (timer pump) and the headless batch script (plain loop).
+Main thread only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..core.cache import Cache
+from ..core.engine import EngineOptions, JobEngine
+from ..core.settings import ServiceSettings, make_service
+from ..core.stages import Event, JobState
+from .importer import ImportResult, import_avatar_glb
+
+
+def make_importer(pack_images: bool = True):  # type: ignore[no-untyped-def]
+    def import_job(state: JobState) -> ImportResult:
+        assert state.glb_path is not None
+        return import_avatar_glb(Path(state.glb_path), name=state.spec.name,
+                                 search=[state.search], pack_images=pack_images)
+    return import_job
+
+
+def build_engine(settings: ServiceSettings, cache: Cache, *, poll_interval: float = 5.0,
+                 pack_images: bool = True, remember_player: bool = True,
+                 max_parallel: int = 16) -> JobEngine:
+    key = Cache.player_key(settings.service, settings.base_url, settings.client_id)
+    if remember_player and not settings.player:
+        settings.player = cache.get_player(key)
+    service = make_service(settings)
+    engine = JobEngine(service, cache,
+                       EngineOptions(poll_interval=poll_interval, max_parallel=max_parallel),
+                       importer=make_importer(pack_images))
+    if remember_player:
+        def keep_player(_state: JobState, event: Event) -> None:
+            player = event.data.get("player") if event.kind == "remote" else None
+            if player and player != cache.get_player(key):
+                cache.set_player(key, player)
+        engine.listeners.append(keep_player)
+    return engine

@@ -1,0 +1,316 @@
+"""Avatar SDK Web API client (MetaPerson 2.0): one method per call of the curl tutorial.
+
+Calls, in the tutorial's order: token by client credentials (HTTP Basic), player
+creation (then ``X-PlayerUID`` on every later call), available parameters, available
+export parameters, avatar creation (multipart), avatar status, exports list, export file
+download, static resources. Plus what the add-on needs around them: list, delete and
+re-export avatars.
+
+Thread safety: one client may be used from several worker threads; the token is renewed
+under a lock. Never touches Blender data.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from .errors import AuthenticationError, ConfigError, ProtocolError
+from .photo import read_photo
+from .transport import ProgressFn, RetryPolicy, Transport
+
+DEFAULT_BASE_URL = "https://api.avatarsdk.com/"
+PIPELINE = "metaperson_2.0"
+FINAL_OK = "Completed"
+FINAL_FAILED = frozenset({"Failed", "Timed Out"})
+
+
+@dataclass(frozen=True)
+class Avatar:
+    code: str
+    status: str
+    progress: int = 0
+    name: str = ""
+    description: str = ""
+    created_on: str = ""
+    pipeline: str | None = None
+    pipeline_subtype: str | None = None
+    thumbnail: str = ""
+    url: str = ""
+
+    @classmethod
+    def from_json(cls, data: Any) -> Avatar:
+        if not isinstance(data, dict) or "code" not in data:
+            raise ProtocolError("The service's avatar record has no code")
+        return cls(
+            code=str(data["code"]),
+            status=str(data.get("status") or ""),
+            progress=int(data.get("progress") or 0),
+            name=str(data.get("name") or ""),
+            description=str(data.get("description") or ""),
+            created_on=str(data.get("created_on") or ""),
+            pipeline=data.get("pipeline"),
+            pipeline_subtype=data.get("pipeline_subtype"),
+            thumbnail=str(data.get("thumbnail") or ""),
+            url=str(data.get("url") or ""),
+        )
+
+    @property
+    def done(self) -> bool:
+        return self.status == FINAL_OK
+
+    @property
+    def failed(self) -> bool:
+        return self.status in FINAL_FAILED
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    identity: str
+    file: str
+    category: str | None = None
+    static_files: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Export:
+    code: str
+    avatar_code: str
+    status: str
+    files: tuple[ExportFile, ...] = ()
+    created_on: str = ""
+
+    @classmethod
+    def from_json(cls, data: Any) -> Export:
+        if not isinstance(data, dict) or "code" not in data:
+            raise ProtocolError("The service's export record has no code")
+        files = tuple(
+            ExportFile(
+                identity=str(f.get("identity") or ""),
+                file=str(f.get("file") or ""),
+                category=f.get("category"),
+                static_files=tuple(str(u) for u in f.get("static_files") or ()),
+            )
+            for f in data.get("files") or ()
+            if isinstance(f, dict)
+        )
+        return cls(code=str(data["code"]), avatar_code=str(data.get("avatar_code") or ""),
+                   status=str(data.get("status") or ""), files=files,
+                   created_on=str(data.get("created_on") or ""))
+
+    @property
+    def done(self) -> bool:
+        return self.status == FINAL_OK
+
+    @property
+    def failed(self) -> bool:
+        return self.status in FINAL_FAILED
+
+    def main_file(self) -> ExportFile:
+        for f in self.files:
+            if f.identity == "avatar":
+                return f
+        if self.files:
+            return self.files[0]
+        raise ProtocolError(f"Export {self.code} lists no files")
+
+
+@dataclass
+class _Token:
+    value: str = ""
+    expires_at: float = 0.0
+    issued_at: float = 0.0
+
+
+@dataclass
+class AvatarSdkClient:
+    """Stateful client: holds the token and the player code (never the secret in logs)."""
+
+    base_url: str = DEFAULT_BASE_URL
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+    player: str | None = None
+    timeout: tuple[float, float] = (10.0, 60.0)
+    retry: RetryPolicy | None = None
+
+    def __post_init__(self) -> None:
+        if not self.client_id or not self.client_secret:
+            raise ConfigError(
+                "Avatar SDK credentials are missing: set the client ID and secret "
+                "(preferences, --client-id/--client-secret, or AVATARSDK_CLIENT_ID/"
+                "AVATARSDK_CLIENT_SECRET)")
+        self.transport = Transport(self.base_url, timeout=self.timeout, retry=self.retry,
+                                   tokens=self)
+        self.base_url = self.transport.base_url
+        self._token = _Token()
+        self._token_lock = threading.Lock()
+        self._player_lock = threading.Lock()
+
+    # -- authentication (TokenSource) -------------------------------------------------
+
+    def authenticate(self) -> str:
+        """``POST /o/token/`` with HTTP Basic client credentials."""
+        resp = self.transport.request(
+            "POST", "o/token/", authorized=False,
+            data={"grant_type": "client_credentials"},
+            headers=_basic(self.client_id, self.client_secret),
+        )
+        try:
+            body = resp.json()
+            value = str(body["access_token"])
+            expires_in = float(body.get("expires_in") or 36000)
+        except (ValueError, KeyError, TypeError):
+            raise ProtocolError("The token answer has no access_token") from None
+        now = time.monotonic()
+        self._token = _Token(value, now + expires_in * 0.95, now)
+        return value
+
+    def header(self, *, renew: bool = False) -> str:
+        with self._token_lock:
+            tok = self._token
+            now = time.monotonic()
+            stale = not tok.value or now >= tok.expires_at
+            # a renewal forced by a 401 is skipped when another thread just renewed
+            if stale or (renew and now - tok.issued_at > 1.0):
+                try:
+                    self.authenticate()
+                except AuthenticationError as exc:
+                    raise AuthenticationError(
+                        "Avatar SDK did not accept the client ID and secret "
+                        f"({exc.detail or 'HTTP 401'})", status=exc.status,
+                        detail=exc.detail) from None
+            return f"Bearer {self._token.value}"
+
+    # -- players ----------------------------------------------------------------------
+
+    def create_player(self, comment: str = "avatar_importer") -> str:
+        body = self.transport.json("POST", "players/", data={"comment": comment})
+        if not isinstance(body, dict) or "code" not in body:
+            raise ProtocolError("The player answer has no code")
+        self.player = str(body["code"])
+        return self.player
+
+    def ensure_player(self) -> str:
+        with self._player_lock:
+            return self.player or self.create_player()
+
+    def _player_headers(self) -> dict[str, str]:
+        return {"X-PlayerUID": self.ensure_player()}
+
+    # -- discovery --------------------------------------------------------------------
+
+    def available_parameters(self, subtype: str, pipeline: str = PIPELINE) -> dict[str, Any]:
+        return self._dict(self.transport.json(
+            "GET", f"parameters/available/{pipeline}/",
+            params={"pipeline_subtype": subtype}, headers=self._player_headers()))
+
+    def available_export_parameters(self, subtype: str,
+                                    pipeline: str = PIPELINE) -> dict[str, Any]:
+        return self._dict(self.transport.json(
+            "GET", f"export_parameters/available/{pipeline}/",
+            params={"pipeline_subtype": subtype}, headers=self._player_headers()))
+
+    # -- avatars ----------------------------------------------------------------------
+
+    def create_avatar(
+        self,
+        photo: Path,
+        *,
+        name: str,
+        subtype: str,
+        parameters: dict[str, Any],
+        export_parameters: dict[str, Any] | list[dict[str, Any]],
+        pipeline: str = PIPELINE,
+        description: str | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Avatar:
+        data, mime = read_photo(photo)
+        fields: dict[str, Any] = {
+            "name": name,
+            "pipeline": pipeline,
+            "pipeline_subtype": subtype,
+            "parameters": json.dumps(parameters),
+            "export_parameters": json.dumps(export_parameters),
+        }
+        if description:
+            fields["description"] = description
+        body = self.transport.json(
+            "POST", "avatars/", data=fields,
+            files={"photo": (photo.name, data, mime)},
+            headers=self._player_headers(), cancel=cancel)
+        return Avatar.from_json(body)
+
+    def get_avatar(self, code: str, cancel: threading.Event | None = None) -> Avatar:
+        return Avatar.from_json(self.transport.json(
+            "GET", f"avatars/{code}/", headers=self._player_headers(), cancel=cancel))
+
+    def list_avatars(self, page: int = 1) -> tuple[list[Avatar], bool]:
+        """One page of the player's avatars and whether a next page exists."""
+        resp = self.transport.request("GET", "avatars/", params={"page": page},
+                                      headers=self._player_headers())
+        try:
+            body = resp.json()
+        except ValueError:
+            raise ProtocolError("The avatar list is not JSON") from None
+        items = body.get("results", body) if isinstance(body, dict) else body
+        if not isinstance(items, list):
+            raise ProtocolError("The avatar list is not a list")
+        return [Avatar.from_json(a) for a in items], "next" in resp.links
+
+    def delete_avatar(self, code: str) -> None:
+        self.transport.request("DELETE", f"avatars/{code}/", headers=self._player_headers())
+
+    # -- exports ----------------------------------------------------------------------
+
+    def list_exports(self, code: str, cancel: threading.Event | None = None) -> list[Export]:
+        body = self.transport.json("GET", f"avatars/{code}/exports/",
+                                   headers=self._player_headers(), cancel=cancel)
+        items = body.get("results", body) if isinstance(body, dict) else body
+        if not isinstance(items, list):
+            raise ProtocolError("The export list is not a list")
+        return [Export.from_json(e) for e in items]
+
+    def get_export(self, code: str, export_code: str,
+                   cancel: threading.Event | None = None) -> Export:
+        return Export.from_json(self.transport.json(
+            "GET", f"avatars/{code}/exports/{export_code}/",
+            headers=self._player_headers(), cancel=cancel))
+
+    def create_export(self, code: str, export_parameters: dict[str, Any]) -> Export:
+        """A new export of an existing avatar (no recompute)."""
+        return Export.from_json(self.transport.json(
+            "POST", f"avatars/{code}/exports/",
+            data={"export_parameters": json.dumps(export_parameters)},
+            headers=self._player_headers()))
+
+    def download(self, url: str, dest: Path, *, progress: ProgressFn | None = None,
+                 cancel: threading.Event | None = None, max_bytes: int | None = None) -> int:
+        """Export files and static resources. The bearer token goes only to the API host."""
+        return self.transport.download(url, dest, progress=progress, cancel=cancel,
+                                       max_bytes=max_bytes)
+
+    def close(self) -> None:
+        self.transport.close()
+
+    @staticmethod
+    def _dict(body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise ProtocolError("The service answered with something other than an object")
+        return body
+
+
+def _basic(user: str, password: str) -> dict[str, str]:
+    auth = requests.auth._basic_auth_str(user, password)
+    return {"Authorization": auth}
+
+
+def static_names(urls: Sequence[str]) -> dict[str, str]:
+    """basename -> URL for an export's static files."""
+    return {u.rsplit("/", 1)[-1].split("?", 1)[0]: u for u in urls}

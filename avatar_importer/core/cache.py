@@ -1,0 +1,188 @@
+"""The per-user cache directory and its layout.
+
+Layout under the root::
+
+    static/<URL path>                          static resources, one copy for every avatar
+                                               (e.g. static/static_resources/metaperson_2.0/...)
+    exports/<service>/<avatar>/<export>/       export archive (export.zip) and extracted/
+    jobs/<job id>.json                         remote identifiers and options of each job,
+                                               so an interrupted job can be resumed
+    players.json                               player codes per service + base URL
+
+Root: ``AVATAR_IMPORTER_CACHE`` when set; else the add-on passes Blender's
+``extension_path_user(..., "cache")`` when installed as an extension; else
+:func:`default_cache_root` (``$XDG_CACHE_HOME/avatar_importer`` or
+``~/.cache/avatar_importer`` on Linux, ``~/Library/Caches/avatar_importer`` on macOS,
+``%LOCALAPPDATA%\\avatar_importer\\cache`` on Windows).
+
+Every file is written atomically (temporary file in the same folder + ``os.replace``), so
+a crash never leaves a half-written entry under its final name, and two processes sharing
+the cache at once each replace whole files only. No secret is ever written here.
+
+Thread safety: methods may be called from worker threads; job-record writes are
+serialised by a lock per process (and are atomic across processes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import sys
+import threading
+import uuid
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from .errors import ConfigError, UnsafeUriError
+
+ENV_CACHE = "AVATAR_IMPORTER_CACHE"
+
+
+def default_cache_root(env: dict[str, str] | None = None) -> Path:
+    env = dict(os.environ) if env is None else env
+    if env.get(ENV_CACHE):
+        return Path(env[ENV_CACHE]).expanduser()
+    home = Path(env.get("HOME") or Path.home())
+    if sys.platform == "win32":
+        base = Path(env.get("LOCALAPPDATA") or home / "AppData" / "Local")
+        return base / "avatar_importer" / "cache"
+    if sys.platform == "darwin":
+        return home / "Library" / "Caches" / "avatar_importer"
+    return Path(env.get("XDG_CACHE_HOME") or home / ".cache") / "avatar_importer"
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _safe_segment(value: str, what: str) -> str:
+    if not value or value in {".", ".."} or "/" in value or "\\" in value or "\0" in value:
+        raise UnsafeUriError(f"Refusing {what} {value!r}: not a plain name")
+    return value
+
+
+class Cache:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).expanduser()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"Cache directory {self.root} cannot be created: "
+                              f"{exc.strerror or exc}") from None
+        self._lock = threading.Lock()
+
+    # -- static resources -------------------------------------------------------------
+
+    def static_path(self, url: str) -> Path:
+        """Where the static resource at ``url`` lives: keyed by its URL path."""
+        path = unquote(urlsplit(url).path)
+        parts = [p for p in PurePosixPath(path).parts if p != "/"]
+        if not parts:
+            raise UnsafeUriError(f"Static resource URL {url!r} has no path")
+        for part in parts:
+            _safe_segment(part, "static resource path segment")
+        return self.root.joinpath("static", *parts)
+
+    def has_static(self, url: str) -> bool:
+        return self.static_path(url).is_file()
+
+    # -- exports ----------------------------------------------------------------------
+
+    def export_dir(self, service: str, avatar: str, export: str) -> Path:
+        return self.root.joinpath("exports", _safe_segment(service, "service"),
+                                  _safe_segment(avatar, "avatar code"),
+                                  _safe_segment(export, "export code"))
+
+    # -- job records ------------------------------------------------------------------
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.root / "jobs"
+
+    def save_job(self, record: dict[str, Any]) -> None:
+        job_id = _safe_segment(str(record["id"]), "job id")
+        data = json.dumps(record, indent=1, sort_keys=True).encode()
+        with self._lock:
+            write_atomic(self.jobs_dir / f"{job_id}.json", data)
+
+    def load_job(self, job_id: str) -> dict[str, Any] | None:
+        path = self.jobs_dir / f"{_safe_segment(job_id, 'job id')}.json"
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        return record if isinstance(record, dict) else None
+
+    def jobs(self) -> list[dict[str, Any]]:
+        out = []
+        for path in sorted(self.jobs_dir.glob("*.json")):
+            record = self.load_job(path.stem)
+            if record is not None:
+                out.append(record)
+        return out
+
+    def unfinished_jobs(self) -> list[dict[str, Any]]:
+        return [r for r in self.jobs() if r.get("state") == "active"]
+
+    def forget_job(self, job_id: str) -> None:
+        (self.jobs_dir / f"{_safe_segment(job_id, 'job id')}.json").unlink(missing_ok=True)
+
+    # -- players ----------------------------------------------------------------------
+
+    def _players_file(self) -> Path:
+        return self.root / "players.json"
+
+    @staticmethod
+    def player_key(service: str, base_url: str, account: str) -> str:
+        digest = hashlib.sha256(f"{service}|{base_url}|{account}".encode()).hexdigest()
+        return digest[:24]
+
+    def get_player(self, key: str) -> str | None:
+        try:
+            players = json.loads(self._players_file().read_text())
+        except (OSError, ValueError):
+            return None
+        value = players.get(key) if isinstance(players, dict) else None
+        return str(value) if value else None
+
+    def set_player(self, key: str, player: str | None) -> None:
+        with self._lock:
+            try:
+                players = json.loads(self._players_file().read_text())
+                if not isinstance(players, dict):
+                    players = {}
+            except (OSError, ValueError):
+                players = {}
+            if player:
+                players[key] = player
+            else:
+                players.pop(key, None)
+            write_atomic(self._players_file(), json.dumps(players, indent=1).encode())
+
+    # -- housekeeping -----------------------------------------------------------------
+
+    def size_bytes(self) -> int:
+        total = 0
+        for dirpath, _dirs, files in os.walk(self.root):
+            for name in files:
+                with contextlib.suppress(OSError):
+                    total += os.path.getsize(os.path.join(dirpath, name))
+        return total
+
+    def clear(self) -> None:
+        """Remove cached downloads (static resources and exports); job records stay."""
+        for sub in ("static", "exports"):
+            shutil.rmtree(self.root / sub, ignore_errors=True)

@@ -1,0 +1,115 @@
+"""Avatar SDK MetaPerson 2.0 as an :class:`AvatarService` (also used for the sandbox).
+
+Threading: methods run on job worker threads; the client they share is thread-safe.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .avatarsdk import AvatarSdkClient, Export
+from .errors import InputError, NotFoundError, RemoteJobFailed
+from .service import ExportPlan, JobContext
+from .stages import Stage
+from .transport import ProgressFn
+
+_WAITING = {"Pending", "Uploading", "Queued"}
+
+
+@dataclass
+class MetaPersonService:
+    client: AvatarSdkClient
+    name: str = "avatarsdk"
+
+    @property
+    def base_url(self) -> str:
+        return self.client.base_url
+
+    def account_key(self) -> str:
+        return f"{self.name}|{self.client.base_url}|{self.client.client_id}"
+
+    def record(self) -> dict[str, Any]:
+        """What a job record keeps about the service (no secrets)."""
+        return {"service": self.name, "base_url": self.client.base_url,
+                "player": self.client.player}
+
+    def create(self, ctx: JobContext) -> None:
+        spec = ctx.spec
+        if spec.photo is None:
+            raise InputError("No photo was given for the new avatar")
+        ctx.stage(Stage.AUTHENTICATE)
+        self.client.header()
+        player = self.client.ensure_player()
+        ctx.remember(player=player)
+        ctx.stage(Stage.UPLOAD)
+        avatar = self.client.create_avatar(
+            spec.photo, name=spec.name, subtype=spec.subtype, pipeline=spec.pipeline,
+            parameters=spec.parameters, export_parameters=spec.export_parameters,
+            cancel=ctx.cancel)
+        ctx.remember(avatar_code=avatar.code)
+
+    def wait_computed(self, ctx: JobContext) -> None:
+        code = ctx.record["avatar_code"]
+        deadline = ctx.deadline("Avatar computation", ctx.deadlines.compute)
+        first = True
+        while True:
+            if not first:
+                ctx.sleep(ctx.poll_interval)
+            first = False
+            try:
+                avatar = self.client.get_avatar(code, cancel=ctx.cancel)
+            except NotFoundError:
+                raise NotFoundError(f"Avatar {code} no longer exists on the service "
+                                    "(deleted while it was computing?)", status=404) from None
+            if avatar.done:
+                ctx.progress(100)
+                return
+            if avatar.failed:
+                raise RemoteJobFailed(
+                    f"The service could not compute the avatar (status {avatar.status}); "
+                    "try another photo: a clear, front-facing face, evenly lit")
+            if avatar.status in _WAITING:
+                ctx.stage(Stage.QUEUED)
+            else:
+                ctx.stage(Stage.COMPUTING)
+                ctx.progress(avatar.progress)
+            deadline.check()
+
+    def wait_export(self, ctx: JobContext) -> ExportPlan:
+        code = ctx.record["avatar_code"]
+        ctx.stage(Stage.EXPORTING)
+        deadline = ctx.deadline("The export", ctx.deadlines.export)
+        wanted = ctx.record.get("export_code")
+        while True:
+            export = self._pick_export(code, wanted, ctx.cancel)
+            if export is not None:
+                if export.code != wanted:
+                    wanted = export.code
+                    ctx.remember(export_code=export.code)
+                if export.done:
+                    main = export.main_file()
+                    return ExportPlan(file_url=main.file, static_urls=main.static_files)
+                if export.failed:
+                    raise RemoteJobFailed(
+                        f"The service could not export the avatar (status {export.status})")
+            deadline.check()
+            ctx.sleep(ctx.poll_interval)
+
+    def _pick_export(self, code: str, wanted: str | None,
+                     cancel: threading.Event) -> Export | None:
+        if wanted:
+            return self.client.get_export(code, wanted, cancel=cancel)
+        exports = self.client.list_exports(code, cancel=cancel)
+        done = [e for e in exports if e.done]
+        return (done or exports or [None])[0]
+
+    def download(self, url: str, dest: Path, *, progress: ProgressFn | None = None,
+                 cancel: threading.Event | None = None, max_bytes: int | None = None) -> int:
+        return self.client.download(url, dest, progress=progress, cancel=cancel,
+                                    max_bytes=max_bytes)
+
+    def close(self) -> None:
+        self.client.close()

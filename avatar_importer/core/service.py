@@ -1,0 +1,119 @@
+"""The one small interface the job engine and the UI use for every avatar service.
+
+A service turns a job into remote work in three steps, each run on a worker thread with a
+:class:`JobContext` (progress, cancel, remembering remote identifiers for resume):
+
+1. ``create(ctx)``: sign in and upload; must call ``ctx.remember(avatar_code=...)``.
+2. ``wait_computed(ctx)``: poll until the avatar is computed (posting progress).
+3. ``wait_export(ctx)``: make sure an export is ready; must call
+   ``ctx.remember(export_code=...)``; returns an :class:`ExportPlan`.
+
+Then the engine downloads ``ExportPlan.file_url`` with ``download()`` and the static
+resources, which is the same for every service.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .errors import Cancelled, DeadlineExceeded
+from .stages import Event, JobSpec, Stage
+from .transport import ProgressFn
+
+if TYPE_CHECKING:
+    from .cache import Cache
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    file_url: str
+    static_urls: tuple[str, ...] = ()
+    kind: str = "zip"  # "zip" (an archive holding the GLB) or "glb"
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """Per-stage deadlines (seconds). Documented in the README."""
+
+    compute: float = 45 * 60.0
+    export: float = 20 * 60.0
+
+
+class AvatarService(Protocol):
+    name: str
+    base_url: str
+
+    def account_key(self) -> str: ...
+
+    def record(self) -> dict[str, Any]: ...
+
+    def create(self, ctx: JobContext) -> None: ...
+
+    def wait_computed(self, ctx: JobContext) -> None: ...
+
+    def wait_export(self, ctx: JobContext) -> ExportPlan: ...
+
+    def download(self, url: str, dest: Path, *, progress: ProgressFn | None = None,
+                 cancel: threading.Event | None = None,
+                 max_bytes: int | None = None) -> int: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class JobContext:
+    """The worker thread's handle on its job. Posts events; never touches Blender."""
+
+    job_id: str
+    spec: JobSpec
+    cancel: threading.Event
+    post: Any  # Callable[[Event], None]
+    cache: Cache
+    record: dict[str, Any]
+    poll_interval: float = 5.0
+    deadlines: Deadlines = field(default_factory=Deadlines)
+
+    def check(self) -> None:
+        if self.cancel.is_set():
+            raise Cancelled()
+
+    def emit(self, kind: str, **data: Any) -> None:
+        self.post(Event(self.job_id, kind, data))
+
+    def stage(self, stage: Stage) -> None:
+        self.check()
+        self.record["stage"] = stage.value
+        self.emit("stage", stage=stage.value)
+
+    def progress(self, value: int) -> None:
+        self.emit("progress", progress=int(value))
+
+    def remember(self, **ids: str) -> None:
+        """Store remote identifiers at once, so a crash can resume instead of recompute."""
+        self.record.update(ids)
+        self.cache.save_job(self.record)
+        self.emit("remote", **ids)
+
+    def sleep(self, seconds: float) -> None:
+        if self.cancel.wait(max(0.0, seconds)):
+            raise Cancelled()
+
+    def deadline(self, what: str, seconds: float) -> _Deadline:
+        return _Deadline(what, time.monotonic() + seconds, seconds)
+
+
+@dataclass
+class _Deadline:
+    what: str
+    until: float
+    seconds: float
+
+    def check(self) -> None:
+        if time.monotonic() > self.until:
+            raise DeadlineExceeded(
+                f"{self.what} did not finish within {self.seconds / 60:.0f} minutes; the "
+                "job is kept and can be resumed later")

@@ -1,0 +1,431 @@
+"""HTTP transport shared by every service client: timeouts, retry policy, safe auth, downloads.
+
+Retry policy (one place, documented here):
+
+* Every request has a timeout: ``(connect, read)`` seconds, default ``(10, 60)``.
+* ``429 Too Many Requests``: wait ``Retry-After`` seconds when the header is present
+  (capped at ``RetryPolicy.max_retry_after``), else the backoff below; up to
+  ``throttle_attempts`` tries, then :class:`ThrottledError`.
+* ``500 502 503 504`` and connection errors (refused, reset, read timeout): capped
+  exponential backoff with jitter, ``base * 2**n`` capped at ``cap``, each wait scaled by a
+  random factor in ``[1 - jitter, 1]``; up to ``max_attempts`` tries, then
+  :class:`ServerError` / :class:`NetworkError`. Non-idempotent requests (POST) are retried
+  only where the server cannot have acted: connection refused, 429, 502, 503, 504 -
+  never after a 500 or a read timeout, which could create a second paid avatar.
+* ``401``: the token provider renews the token once and the request is sent again; a
+  second 401 is an :class:`AuthenticationError`.
+* Anything else ``>= 400``: a typed :class:`ApiError` subclass carrying the server's
+  ``detail``.
+
+Secrets: the ``Authorization`` header is attached only to URLs with the same scheme, host
+and port as the API base URL, so static files or export files on another host never see
+the bearer token. Redirects are not followed blindly: ``requests`` drops the header when a
+redirect changes host, and we refuse to follow a redirect to plain ``http`` elsewhere.
+Plain ``http://`` base URLs are refused unless they point at a loopback address.
+
+Thread safety: a :class:`Transport` may be shared by worker threads; it holds a
+``requests.Session`` per thread. It never touches Blender data.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+from .errors import (
+    ApiError,
+    AuthenticationError,
+    BadRequestError,
+    Cancelled,
+    ConfigError,
+    NetworkError,
+    NotFoundError,
+    PaymentRequiredError,
+    PermissionDeniedError,
+    ProtocolError,
+    ServerError,
+    ThrottledError,
+)
+
+USER_AGENT = "avatar_importer (Blender add-on)"
+RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
+SAFE_POST_RETRY_STATUSES = frozenset({502, 503, 504})
+CHUNK = 256 * 1024
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 6
+    throttle_attempts: int = 8
+    base: float = 0.5
+    cap: float = 30.0
+    jitter: float = 0.5
+    max_retry_after: float = 120.0
+
+    def backoff(self, attempt: int) -> float:
+        delay = min(self.cap, self.base * (2**attempt))
+        return delay * (1.0 - self.jitter * random.random())
+
+
+NO_WAIT = RetryPolicy(base=0.0, cap=0.0)
+
+
+class TokenSource(Protocol):
+    def header(self, *, renew: bool = False) -> str: ...
+
+
+ProgressFn = Callable[[int, int | None], None]
+
+
+def is_loopback(host: str) -> bool:
+    if host in {"localhost", "localhost."}:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(url: str) -> str:
+    """Normalise a base URL (trailing slash) and refuse insecure ones."""
+    url = (url or "").strip()
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(f"Base URL {url!r} is not an http(s) URL")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ConfigError(
+            f"Base URL {url!r} uses plain http: only https is allowed, except for the "
+            "local sandbox on a loopback address"
+        )
+    return url if url.endswith("/") else url + "/"
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+def server_detail(resp: requests.Response) -> str:
+    """The server's own words: ``detail`` or validation messages, else a short excerpt."""
+    try:
+        body = resp.json()
+    except ValueError:
+        text = (resp.text or "").strip()
+        if text.lower().startswith(("<!doctype", "<html")):
+            return f"an HTML page instead of JSON (HTTP {resp.status_code})"
+        return text[:200]
+    if isinstance(body, dict):
+        if "detail" in body:
+            detail = body["detail"]
+            return detail if isinstance(detail, str) else json.dumps(detail)[:300]
+        msgs = [f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}"
+                for k, v in body.items()]
+        return "; ".join(msgs)[:300]
+    return json.dumps(body)[:200]
+
+
+_ERRORS: dict[int, tuple[type[ApiError], str]] = {
+    400: (BadRequestError, "The service rejected the request"),
+    401: (AuthenticationError, "The service did not accept the credentials"),
+    402: (PaymentRequiredError, "The account's plan limit is reached (payment required)"),
+    403: (PermissionDeniedError, "Access denied: the plan may lack this feature, or the "
+          "avatar belongs to another player"),
+    404: (NotFoundError, "Not found on the service (deleted?)"),
+    429: (ThrottledError, "The service is throttling requests; try again later"),
+}
+
+
+def error_for(resp: requests.Response) -> ApiError:
+    detail = server_detail(resp)
+    status = resp.status_code
+    if status >= 500:
+        cls, text = ServerError, f"The service is failing (HTTP {status})"
+    else:
+        cls, text = _ERRORS.get(status, (ApiError, f"The service answered HTTP {status}"))
+    message = f"{text}: {detail}" if detail else text
+    return cls(message, status=status, detail=detail, url=_redact(resp.url))
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    return parts._replace(query="").geturl() if "token" in parts.query else url
+
+
+class Transport:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: tuple[float, float] = (10.0, 60.0),
+        retry: RetryPolicy | None = None,
+        tokens: TokenSource | None = None,
+    ) -> None:
+        self.base_url = check_base_url(base_url)
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.tokens = tokens
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._lock = threading.Lock()
+        self.bytes_received = 0
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def url(self, path_or_url: str) -> str:
+        return urljoin(self.base_url, path_or_url)
+
+    def is_api_host(self, url: str) -> bool:
+        return origin(url) == origin(self.base_url)
+
+    def session(self) -> requests.Session:
+        sess: requests.Session | None = getattr(self._local, "session", None)
+        if sess is None:
+            sess = requests.Session()
+            sess.headers["User-Agent"] = USER_AGENT
+            sess.trust_env = True
+            self._local.session = sess
+            with self._lock:
+                self._sessions.append(sess)
+        return sess
+
+    def close(self) -> None:
+        with self._lock:
+            for sess in self._sessions:
+                sess.close()
+            self._sessions.clear()
+
+    def _wait(self, seconds: float, cancel: threading.Event | None) -> None:
+        if seconds <= 0:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
+            return
+        if cancel is None:
+            time.sleep(seconds)
+        elif cancel.wait(seconds):
+            raise Cancelled()
+
+    def _headers(self, url: str, extra: Mapping[str, str] | None, renew: bool,
+                 authorized: bool) -> dict[str, str]:
+        headers = dict(extra or {})
+        if authorized and self.tokens is not None and self.is_api_host(url):
+            headers["Authorization"] = self.tokens.header(renew=renew)
+        return headers
+
+    # -- requests ---------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+        files: Mapping[str, Any] | None = None,
+        authorized: bool = True,
+        stream: bool = False,
+        ok: tuple[int, ...] = (),
+        cancel: threading.Event | None = None,
+    ) -> requests.Response:
+        """Send one logical request, applying the retry policy. Returns a 2xx response
+        (or one whose status is in ``ok``); raises a typed error otherwise."""
+        url = self.url(path_or_url)
+        idempotent = method.upper() in {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
+        attempt = throttled = 0
+        renewed = renew_now = False
+        while True:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
+            try:
+                resp = self.session().request(
+                    method, url, headers=self._headers(url, headers, renew_now, authorized),
+                    params=params, data=data, files=files, timeout=self.timeout,
+                    stream=stream, allow_redirects=True,
+                )
+                renew_now = False
+            except requests.exceptions.ConnectionError as exc:
+                refused = isinstance(exc, requests.exceptions.ConnectTimeout) or _refused(exc)
+                attempt += 1
+                if (not idempotent and not refused) or attempt >= self.retry.max_attempts:
+                    raise NetworkError(_network_message(url, exc)) from None
+                self._wait(self.retry.backoff(attempt - 1), cancel)
+                continue
+            except requests.exceptions.Timeout as exc:
+                attempt += 1
+                if not idempotent or attempt >= self.retry.max_attempts:
+                    raise NetworkError(_network_message(url, exc)) from None
+                self._wait(self.retry.backoff(attempt - 1), cancel)
+                continue
+            except requests.exceptions.RequestException as exc:
+                raise NetworkError(_network_message(url, exc)) from None
+
+            status = resp.status_code
+            if status < 400 or status in ok:
+                return resp
+            if status == 401 and authorized and self.tokens is not None and not renewed \
+                    and self.is_api_host(url):
+                resp.close()
+                renewed = renew_now = True
+                continue
+            if status == 429:
+                throttled += 1
+                if throttled >= self.retry.throttle_attempts:
+                    raise error_for(resp)
+                delay = _retry_after(resp, self.retry.max_retry_after)
+                resp.close()
+                self._wait(delay if delay is not None else self.retry.backoff(throttled - 1),
+                           cancel)
+                continue
+            retryable = RETRYABLE_STATUSES if idempotent else SAFE_POST_RETRY_STATUSES
+            if status in retryable:
+                attempt += 1
+                if attempt >= self.retry.max_attempts:
+                    raise error_for(resp)
+                resp.close()
+                self._wait(self.retry.backoff(attempt - 1), cancel)
+                continue
+            raise error_for(resp)
+
+    def json(self, method: str, path_or_url: str, **kwargs: Any) -> Any:
+        resp = self.request(method, path_or_url, **kwargs)
+        if resp.status_code == 204 or not resp.content:
+            return None
+        try:
+            return resp.json()
+        except ValueError:
+            raise ProtocolError(
+                f"The service sent something that is not JSON: {server_detail(resp)}",
+                status=resp.status_code, url=_redact(resp.url)) from None
+
+    # -- downloads --------------------------------------------------------------------
+
+    def download(
+        self,
+        url: str,
+        dest: Path,
+        *,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+        max_bytes: int | None = None,
+    ) -> int:
+        """Stream ``url`` to ``dest`` atomically (temporary file beside it, then rename).
+
+        A broken or short body is resumed with ``Range`` from where it stopped (or
+        restarted when the server ignores ranges), within the retry policy. Returns the
+        number of bytes written. On any failure or cancel no file is left at ``dest``
+        and the temporary file is removed.
+        """
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.part")
+        done = 0
+        total: int | None = None
+        breaks = 0
+        try:
+            with open(tmp, "wb") as fh:
+                while True:
+                    headers = {"Range": f"bytes={done}-"} if done else {}
+                    resp = self.request("GET", url, headers=headers, stream=True,
+                                        cancel=cancel, authorized=True)
+                    with resp:
+                        if done and resp.status_code != 206:
+                            fh.seek(0)
+                            fh.truncate()
+                            done = 0
+                        if total is None or resp.status_code == 200:
+                            total = _content_total(resp)
+                        if max_bytes is not None and total is not None and total > max_bytes:
+                            raise ProtocolError(
+                                f"Download of {_short(url)} is {total} bytes, over the "
+                                f"{max_bytes}-byte limit", url=_short(url))
+                        try:
+                            for chunk in resp.iter_content(CHUNK):
+                                if cancel is not None and cancel.is_set():
+                                    raise Cancelled()
+                                fh.write(chunk)
+                                done += len(chunk)
+                                self.bytes_received += len(chunk)
+                                if max_bytes is not None and done > max_bytes:
+                                    raise ProtocolError(
+                                        f"Download of {_short(url)} exceeds the "
+                                        f"{max_bytes}-byte limit", url=_short(url))
+                                if progress is not None:
+                                    progress(done, total)
+                        except (requests.exceptions.ChunkedEncodingError,
+                                requests.exceptions.ConnectionError,
+                                requests.exceptions.Timeout) as exc:
+                            breaks += 1
+                            if breaks >= self.retry.max_attempts:
+                                raise NetworkError(_network_message(url, exc)) from None
+                            self._wait(self.retry.backoff(breaks - 1), cancel)
+                            continue
+                    if total is not None and done < total:
+                        breaks += 1
+                        if breaks >= self.retry.max_attempts:
+                            raise NetworkError(
+                                f"Download of {_short(url)} kept breaking off "
+                                f"({done} of {total} bytes)")
+                        self._wait(self.retry.backoff(breaks - 1), cancel)
+                        continue
+                    break
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, dest)
+            return done
+        finally:
+            if tmp.exists():
+                tmp.unlink(missing_ok=True)
+
+
+def _content_total(resp: requests.Response) -> int | None:
+    crange = resp.headers.get("Content-Range", "")
+    if crange and "/" in crange:
+        tail = crange.rsplit("/", 1)[1]
+        if tail.isdigit():
+            return int(tail)
+    length = resp.headers.get("Content-Length")
+    if length and length.isdigit() and resp.status_code == 200:
+        return int(length)
+    return None
+
+
+def _retry_after(resp: requests.Response, cap: float) -> float | None:
+    value = resp.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, min(cap, float(value)))
+    except ValueError:
+        return None
+
+
+def _refused(exc: Exception) -> bool:
+    text = repr(exc)
+    return "refused" in text.lower() or "NewConnectionError" in text
+
+
+def _short(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.netloc}{parts.path}"
+
+
+def _network_message(url: str, exc: Exception) -> str:
+    if isinstance(exc, requests.exceptions.Timeout):
+        why = "timed out"
+    elif _refused(exc):
+        why = "connection refused"
+    else:
+        why = "connection broke"
+    return f"Could not reach {urlsplit(url).netloc} ({why}); check the network and the base URL"
