@@ -9,6 +9,7 @@ at most one glTF import per tick.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import deque
 from pathlib import Path
@@ -163,10 +164,8 @@ def _status(text: str | None) -> None:
     _State.last_status = text
     workspace = getattr(bpy.context, "workspace", None)
     if workspace is not None:
-        try:
+        with contextlib.suppress(AttributeError, RuntimeError):
             workspace.status_text_set(text)
-        except (AttributeError, RuntimeError):
-            pass
 
 
 def shutdown() -> None:

@@ -1,0 +1,113 @@
+"""Every Blender-version difference the add-on knows about, in one place.
+
+``bpy.app.version`` is checked here and nowhere else; callers ask a question
+(``online_access_allowed()``) or request an effect (``set_material_alpha(...)``).
+Supported: Blender 3.4 (Debian's build) up to 5.0.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import bpy
+
+AlphaMode = Literal["BLEND", "HASHED", "OPAQUE"]
+
+
+def version() -> tuple[int, int, int]:
+    """The running Blender's version as a 3-tuple."""
+    major, minor, patch = tuple(bpy.app.version)[:3]
+    return (major, minor, patch)
+
+
+def ensure_numpy_bool_alias() -> None:
+    """Blender 3.4's glTF importer uses ``np.bool``, which numpy 1.24 removed. Restore it
+    when absent (harmless for every other user of numpy)."""
+    try:
+        import numpy as np
+    except ImportError:
+        return
+    if "bool" not in np.__dict__:
+        np.bool = bool  # type: ignore[attr-defined]
+
+
+def gltf_import_kwargs(**wanted: Any) -> dict[str, Any]:
+    """Keep only the options the running glTF importer has (passing an unknown one raises
+    ``TypeError``). ``filepath`` is always kept."""
+    props = bpy.ops.import_scene.gltf.get_rna_type().properties
+    known = {prop.identifier for prop in props}
+    return {key: value for key, value in wanted.items() if key in known or key == "filepath"}
+
+
+def set_material_alpha(mat: Any, mode: AlphaMode) -> None:
+    """Render ``mat`` blended, dithered (hashed) or opaque in EEVEE and the viewport."""
+    if mode not in ("BLEND", "HASHED", "OPAQUE"):
+        raise ValueError(f"unknown alpha mode {mode!r}")
+    if version() >= (4, 2, 0):
+        mat.surface_render_method = "BLENDED" if mode == "BLEND" else "DITHERED"
+        return
+    mat.blend_method = mode
+    mat.shadow_method = "OPAQUE" if mode == "OPAQUE" else "HASHED"
+
+
+def has_layout_progress() -> bool:
+    """Whether ``UILayout.progress`` (a progress bar widget, Blender 4.0+) exists."""
+    if version() < (4, 0, 0):
+        return False
+    return bpy.types.UILayout.bl_rna.functions.get("progress") is not None
+
+
+def draw_progress(layout: Any, fraction: float, text: str) -> None:
+    """A progress bar where Blender has one (4.0+), a text line otherwise."""
+    if has_layout_progress():
+        layout.progress(factor=fraction, type="BAR", text=text)
+    else:
+        layout.label(text=f"{text} ({fraction * 100:.0f}%)")
+
+
+def allow_online_access_for_batch() -> None:
+    """The batch script is an explicit request to go online: allow it for this session
+    only, unless Blender was started with ``--offline-mode`` (then refuse, clearly)."""
+    if version() < (4, 2, 0):
+        return
+    if getattr(bpy.app, "online_access_override", False) and not bpy.app.online_access:
+        from ..core.errors import OfflineError
+        raise OfflineError("Blender was started with --offline-mode: the batch import "
+                           "needs online access")
+    if not bpy.app.online_access:
+        bpy.context.preferences.system.use_online_access = True
+
+
+def online_access_allowed() -> bool:
+    """Blender 4.2+ has a user setting forbidding network access; earlier ones do not."""
+    if version() < (4, 2, 0):
+        return True
+    return bool(getattr(bpy.app, "online_access", True))
+
+
+def extension_cache_dir(package: str) -> Path | None:
+    """The extension's writable cache folder (created), or None when the add-on is not
+    loaded as an extension (legacy install, tests) or Blender predates extensions."""
+    try:
+        return Path(bpy.utils.extension_path_user(package, path="cache", create=True))
+    except (ValueError, AttributeError):
+        return None
+
+
+def world_background(world: Any, color: tuple[float, float, float], strength: float) -> None:
+    """Give ``world`` a uniform background light (node based; ``use_nodes`` is implied
+    and deprecated in 5.0)."""
+    if version() < (5, 0, 0) or not world.node_tree:
+        world.use_nodes = True
+    tree = world.node_tree
+    background = next((n for n in tree.nodes if n.type == "BACKGROUND"), None)
+    if background is None:
+        background = tree.nodes.new("ShaderNodeBackground")
+        output = next((n for n in tree.nodes if n.type == "OUTPUT_WORLD"), None)
+        if output is None:
+            output = tree.nodes.new("ShaderNodeOutputWorld")
+        tree.links.new(background.outputs["Background"], output.inputs["Surface"])
+    background.inputs["Color"].default_value = (*color, 1.0)
+    background.inputs["Strength"].default_value = strength
+    world.color = color

@@ -1,0 +1,370 @@
+"""Import an avatar GLB with Blender's own glTF importer: all or nothing.
+
+Main thread only. The steps:
+
+1. Read the GLB and check every image/buffer URI (``core.glb``): unsafe URIs and broken
+   files raise ``UnsafeUriError`` / ``GlbFormatError`` before Blender sees anything.
+2. Resolve external images (beside the GLB, then the ``search`` entries). Any missing
+   image raises ``ImportFailed`` naming them: we never produce a pink avatar.
+3. Stage the GLB (``prepare_for_import``) in a temporary folder so Blender loads every
+   image from its resolved file; afterwards image paths are re-pointed to those files and
+   the staging folder is deleted.
+4. Snapshot ``bpy.data``, import into a fresh collection named after the avatar (made the
+   active collection for the duration), verify every new image really loaded.
+5. On any failure remove everything the attempt created and raise ``ImportFailed``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bpy
+
+from ..core.errors import AvatarImporterError, ImportFailed
+from ..core.glb import (
+    ImageResolution,
+    check_uri,
+    external_buffer_uris,
+    external_image_uris,
+    prepare_for_import,
+    read_glb,
+    resolve_images,
+    staged_names,
+)
+from . import compat
+
+#: bpy.data collections an import can add to; all are diffed against a snapshot
+TRACKED_DATA = (
+    "objects", "meshes", "materials", "images", "armatures", "actions", "collections",
+    "node_groups", "textures", "shape_keys", "cameras", "lights", "curves",
+)
+
+_GLTF_ERROR_LOGGER = "glTFImporter_errors"
+
+
+@dataclass
+class ImportResult:
+    collection_name: str
+    objects: list[str]
+    armature: str | None
+    images: list[dict]  # {name, filepath, resolved: bool, source}
+    shape_keys: dict[str, int]  # mesh object name -> shape keys excluding the basis
+    bone_count: int
+    seconds: float
+
+
+# --- snapshot and rollback --------------------------------------------------------------
+
+
+def _uid(datablock: Any) -> int:
+    uid = getattr(datablock, "session_uid", None)
+    return int(uid) if uid is not None else int(datablock.as_pointer())
+
+
+Snapshot = dict[str, set[int]]
+
+
+def take_snapshot() -> Snapshot:
+    """Identify every datablock that exists now, per tracked ``bpy.data`` collection."""
+    return {
+        attr: {_uid(item) for item in getattr(bpy.data, attr)}
+        for attr in TRACKED_DATA
+        if hasattr(bpy.data, attr)
+    }
+
+
+def new_since(snapshot: Snapshot, attr: str) -> list[Any]:
+    """Datablocks of ``bpy.data.<attr>`` created after ``snapshot``."""
+    known = snapshot.get(attr, set())
+    return [item for item in getattr(bpy.data, attr) if _uid(item) not in known]
+
+
+def remove_created(snapshot: Snapshot) -> None:
+    """Delete every tracked datablock created after ``snapshot`` (objects first)."""
+    doomed: list[Any] = []
+    for attr in TRACKED_DATA:
+        if attr != "shape_keys" and hasattr(bpy.data, attr):
+            doomed.extend(new_since(snapshot, attr))
+    if doomed:
+        bpy.data.batch_remove(doomed)
+    # shape keys go with their meshes; anything left over is removed on its own
+    if hasattr(bpy.data, "shape_keys"):
+        leftovers = new_since(snapshot, "shape_keys")
+        if leftovers:
+            bpy.data.batch_remove(leftovers)
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _find_layer_collection(root: Any, collection: Any) -> Any | None:
+    if root.collection == collection:
+        return root
+    for child in root.children:
+        found = _find_layer_collection(child, collection)
+        if found is not None:
+            return found
+    return None
+
+
+class _ErrorCollector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextmanager
+def _collect_importer_errors() -> Iterator[_ErrorCollector]:
+    handler = _ErrorCollector()
+    logger = logging.getLogger(_GLTF_ERROR_LOGGER)
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+
+
+def _norm(path: str) -> str:
+    return os.path.normcase(os.path.normpath(os.path.abspath(bpy.path.abspath(path))))
+
+
+def _image_loaded(image: Any) -> bool:
+    # reading size loads the file; the importer's placeholder for a missing file stays 0x0
+    try:
+        width, height = tuple(image.size)
+    except (ReferenceError, RuntimeError):
+        return False
+    return width > 0 and height > 0
+
+
+def _expected_image_paths(
+    prepared: Path, glb_path: Path, resolution: ImageResolution, uris: list[str]
+) -> dict[str, str]:
+    """Normalised path the importer will load for each external URI -> that URI."""
+    if prepared == glb_path:
+        return {_norm(str(resolution.found[uri])): uri for uri in uris}
+    names = staged_names(resolution)
+    return {_norm(str(prepared.parent / names[uri])): uri for uri in uris}
+
+
+def _check_safe(glb_path: Path) -> list[str]:
+    glb = read_glb(glb_path)
+    image_uris = external_image_uris(glb.json)
+    for uri in image_uris + external_buffer_uris(glb.json):
+        check_uri(uri)
+    return image_uris
+
+
+# --- the import ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Attempt:
+    """What must be restored or removed if the import fails."""
+
+    snapshot: Snapshot
+    scene: Any
+    view_layer: Any
+    previous_active_layer: Any
+    previous_active_object: str | None
+    previous_selection: list[str] = field(default_factory=list)
+
+
+def import_avatar_glb(
+    glb_path: Path,
+    *,
+    name: str,
+    search: Sequence[Any] = (),
+    pack_images: bool = True,
+    context: Any = None,
+) -> ImportResult:
+    """Import ``glb_path`` into a new collection called ``name`` (Blender may append a
+    suffix when taken). ``search`` lists where external images may be found besides the
+    GLB's folder: mappings basename -> file (the static-resource cache) and folders.
+
+    Raises ``UnsafeUriError`` / ``GlbFormatError`` for a bad file (nothing is touched),
+    ``ImportFailed`` for anything else; after a failure nothing of the attempt remains.
+    """
+    started = time.perf_counter()
+    glb_path = Path(glb_path).resolve()
+    ctx = context if context is not None else bpy.context
+    image_uris = _check_safe(glb_path)
+    resolution = resolve_images(glb_path, search)
+    if resolution.missing:
+        raise ImportFailed(
+            f"Cannot import {name}: {len(resolution.missing)} texture(s) not found: "
+            + ", ".join(resolution.missing)
+        )
+
+    scene = ctx.scene
+    view_layer = ctx.view_layer
+    active = view_layer.objects.active
+    attempt = _Attempt(
+        snapshot=take_snapshot(),
+        scene=scene,
+        view_layer=view_layer,
+        previous_active_layer=view_layer.active_layer_collection,
+        previous_active_object=active.name if active is not None else None,
+        previous_selection=[o.name for o in view_layer.objects if o.select_get()],
+    )
+    try:
+        with tempfile.TemporaryDirectory(prefix="avatar_import_") as staging:
+            prepared = prepare_for_import(glb_path, resolution, Path(staging))
+            expected = _expected_image_paths(prepared, glb_path, resolution, image_uris)
+            collection = _run_importer(ctx, scene, view_layer, attempt, prepared, name,
+                                       pack_images)
+            images = _verify_images(attempt.snapshot, expected, resolution)
+        return _finish(ctx, view_layer, collection, attempt.snapshot, images, started)
+    except BaseException as exc:
+        _rollback(attempt)
+        if isinstance(exc, ImportFailed) or not isinstance(exc, Exception):
+            raise
+        if isinstance(exc, AvatarImporterError):
+            raise ImportFailed(f"Cannot import {name}: {exc.message}") from exc
+        raise ImportFailed(f"Blender could not import {name}: {_plain(exc)}") from exc
+
+
+def _plain(exc: BaseException) -> str:
+    """One readable line: the importer's RuntimeError carries a whole Python traceback."""
+    text = str(exc).strip() or type(exc).__name__
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not ln.startswith("Location:")]
+    if any("Traceback" in ln for ln in lines):
+        errors = [ln for ln in lines if re.match(r"^[A-Za-z_.]*(Error|Exception)\b", ln)]
+        line = errors[-1] if errors else lines[-1]
+        return f"the glTF importer failed ({line})"
+    return (lines[0] if lines else text).removeprefix("Error: ").strip()
+
+
+def _run_importer(
+    ctx: Any, scene: Any, view_layer: Any, attempt: _Attempt, prepared: Path, name: str,
+    pack_images: bool,
+) -> Any:
+    if ctx.object is not None and ctx.object.mode != "OBJECT":
+        bpy.ops.object.mode_set(mode="OBJECT")
+    collection = bpy.data.collections.new(name)
+    scene.collection.children.link(collection)
+    layer = _find_layer_collection(view_layer.layer_collection, collection)
+    if layer is not None:
+        view_layer.active_layer_collection = layer
+    compat.ensure_numpy_bool_alias()
+    kwargs = compat.gltf_import_kwargs(
+        filepath=str(prepared),
+        import_pack_images=pack_images,
+        import_shading="NORMALS",
+        disable_bone_shape=True,  # no helper sphere object in a hidden collection
+        import_scene_as_collection=False,  # 4.5+: put objects straight into ours
+        import_select_created_objects=False,
+    )
+    try:
+        with _collect_importer_errors() as errors:
+            result = bpy.ops.import_scene.gltf(**kwargs)
+    finally:
+        _restore_active_layer(attempt)
+    if "FINISHED" not in result:
+        detail = f": {errors.messages[0]}" if errors.messages else ""
+        raise ImportFailed(f"Blender's glTF importer did not finish importing {name}{detail}")
+    _gather_objects(attempt.snapshot, collection)
+    if not new_since(attempt.snapshot, "objects"):
+        raise ImportFailed(f"{name}: the file contains no objects")
+    return collection
+
+
+def _gather_objects(snapshot: Snapshot, collection: Any) -> None:
+    """Put every new object into ``collection`` only (collections the importer created,
+    now empty, are removed)."""
+    for obj in new_since(snapshot, "objects"):
+        if collection not in obj.users_collection:
+            collection.objects.link(obj)
+        for other in list(obj.users_collection):
+            if other != collection:
+                other.objects.unlink(obj)
+    for extra in new_since(snapshot, "collections"):
+        if extra != collection and not extra.objects and not extra.children:
+            bpy.data.collections.remove(extra)
+
+
+def _verify_images(
+    snapshot: Snapshot, expected: dict[str, str], resolution: ImageResolution
+) -> list[dict]:
+    images: list[dict] = []
+    broken: list[str] = []
+    for image in new_since(snapshot, "images"):
+        uri = expected.get(_norm(image.filepath)) if image.filepath else None
+        if not _image_loaded(image):
+            broken.append(uri or image.name)
+            continue
+        if uri is None:
+            images.append({"name": image.name, "filepath": "", "resolved": True,
+                           "source": "embedded"})
+            continue
+        original = resolution.found[uri]
+        image.filepath_raw = str(original)  # the staged copy disappears after import
+        images.append({"name": image.name, "filepath": str(original), "resolved": True,
+                       "source": resolution.source[uri]})
+    if broken:
+        raise ImportFailed(
+            f"{len(broken)} texture(s) could not be loaded: " + ", ".join(sorted(broken))
+        )
+    return images
+
+
+def _finish(
+    ctx: Any, view_layer: Any, collection: Any, snapshot: Snapshot, images: list[dict],
+    started: float,
+) -> ImportResult:
+    objects = new_since(snapshot, "objects")
+    armatures = [o for o in objects if o.type == "ARMATURE"]
+    shape_keys: dict[str, int] = {}
+    for obj in objects:
+        if obj.type == "MESH":
+            keys = obj.data.shape_keys
+            shape_keys[obj.name] = max(len(keys.key_blocks) - 1, 0) if keys else 0
+    for obj in ctx.scene.objects:
+        if obj.select_get(view_layer=view_layer):
+            obj.select_set(False, view_layer=view_layer)
+    for obj in objects:
+        obj.select_set(True, view_layer=view_layer)
+    active = armatures[0] if armatures else objects[0]
+    view_layer.objects.active = active
+    return ImportResult(
+        collection_name=collection.name,
+        objects=[o.name for o in objects],
+        armature=armatures[0].name if armatures else None,
+        images=images,
+        shape_keys=shape_keys,
+        bone_count=sum(len(a.data.bones) for a in armatures),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _restore_active_layer(attempt: _Attempt) -> None:
+    with contextlib.suppress(ReferenceError, RuntimeError, TypeError, AttributeError):
+        attempt.view_layer.active_layer_collection = attempt.previous_active_layer
+
+
+def _rollback(attempt: _Attempt) -> None:
+    view_layer = attempt.view_layer
+    _restore_active_layer(attempt)
+    remove_created(attempt.snapshot)
+    # iterate the scene, not view_layer.objects: its base cache is stale after removal
+    for obj in attempt.scene.objects:
+        with contextlib.suppress(RuntimeError):
+            obj.select_set(obj.name in attempt.previous_selection, view_layer=view_layer)
+    name = attempt.previous_active_object
+    active = bpy.data.objects.get(name) if name else None
+    with contextlib.suppress(RuntimeError, TypeError, ValueError):
+        view_layer.objects.active = active

@@ -1,0 +1,158 @@
+"""A quick Cycles (CPU) preview picture of an imported avatar.
+
+Everything the render needs (camera, sun, a light world, render settings) is put in
+temporarily and taken out again afterwards: the user's scene keeps its own camera,
+world and output settings. Works in background mode (the bpy module) because Cycles
+renders on the CPU without a GPU context.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import bpy
+from mathutils import Vector
+
+from . import compat
+
+_TAG = "avatar_importer_preview"
+_MARGIN = 1.08
+
+
+def _world_bounds(objects: Iterable[Any]) -> tuple[Vector, Vector] | None:
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    lo = Vector((math.inf, math.inf, math.inf))
+    hi = Vector((-math.inf, -math.inf, -math.inf))
+    found = False
+    for obj in objects:
+        if obj.type not in {"MESH", "CURVE", "SURFACE", "META", "FONT"}:
+            continue
+        evaluated = obj.evaluated_get(depsgraph)
+        for corner in evaluated.bound_box:
+            point = evaluated.matrix_world @ Vector(corner)
+            lo = Vector(map(min, lo, point))
+            hi = Vector(map(max, hi, point))
+            found = True
+    return (lo, hi) if found else None
+
+
+@contextmanager
+def _saved_attrs(owner: Any, names: Iterable[str]) -> Iterator[None]:
+    saved = {n: getattr(owner, n) for n in names if hasattr(owner, n)}
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            with contextlib.suppress(AttributeError, TypeError, ValueError, ReferenceError):
+                setattr(owner, name, value)
+
+
+def _place_camera(camera: Any, bounds: tuple[Vector, Vector], aspect: float) -> None:
+    """In front of the avatar (it faces -Y), looking +Y, fitting the bounding box."""
+    lo, hi = bounds
+    center = (lo + hi) / 2
+    width = max(hi.x - lo.x, 1e-3)
+    height = max(hi.z - lo.z, 1e-3)
+    depth = max(hi.y - lo.y, 0.0)
+    cam = camera.data
+    cam.sensor_fit = "AUTO"
+    half_h_fov = cam.angle / 2 if aspect >= 1 else math.atan(math.tan(cam.angle / 2) * aspect)
+    half_v_fov = math.atan(math.tan(half_h_fov) / aspect)
+    distance = max(
+        (width / 2) * _MARGIN / math.tan(half_h_fov),
+        (height / 2) * _MARGIN / math.tan(half_v_fov),
+    ) + depth / 2
+    cam.clip_start = max(distance / 1000, 0.001)
+    cam.clip_end = distance * 10 + depth
+    camera.location = (center.x, center.y - distance, center.z)
+    camera.rotation_euler = (math.pi / 2, 0.0, 0.0)
+
+
+def render_preview(
+    path: Path,
+    *,
+    objects: list | None = None,
+    size: tuple[int, int] = (320, 240),
+    samples: int = 8,
+) -> Path:
+    """Render the scene framed on ``objects`` (default: every visible mesh) to a PNG at
+    ``path`` and return it. The scene is left as it was found."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scene = bpy.context.scene
+    view_layer = bpy.context.view_layer
+    targets = list(objects) if objects is not None else [
+        o for o in view_layer.objects if o.type == "MESH" and o.visible_get()
+    ]
+    bounds = _world_bounds(targets)
+    if bounds is None:
+        raise ValueError("Nothing to render: no mesh objects to frame")
+
+    render = scene.render
+    image_settings = render.image_settings
+    cycles = getattr(scene, "cycles", None)
+    created: list[Any] = []
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_saved_attrs(scene, ["camera", "world"]))
+        stack.enter_context(_saved_attrs(render, [
+            "engine", "resolution_x", "resolution_y", "resolution_percentage",
+            "film_transparent", "use_border", "use_compositing", "use_sequencer",
+        ]))
+        stack.enter_context(_saved_attrs(image_settings, [
+            "file_format", "color_mode", "color_depth",
+        ]))
+        if cycles is not None:
+            stack.enter_context(_saved_attrs(cycles, [
+                "device", "samples", "use_denoising", "transparent_max_bounces",
+                "max_bounces", "use_adaptive_sampling",
+            ]))
+        try:
+            camera_data = bpy.data.cameras.new(f"{_TAG}_camera")
+            created.append(camera_data)
+            camera = bpy.data.objects.new(f"{_TAG}_camera", camera_data)
+            created.append(camera)
+            sun_data = bpy.data.lights.new(f"{_TAG}_sun", type="SUN")
+            created.append(sun_data)
+            sun_data.energy = 3.0
+            sun = bpy.data.objects.new(f"{_TAG}_sun", sun_data)
+            created.append(sun)
+            sun.rotation_euler = (math.radians(60), 0.0, math.radians(-25))
+            world = bpy.data.worlds.new(f"{_TAG}_world")
+            created.append(world)
+            compat.world_background(world, (0.8, 0.8, 0.8), 1.0)
+            for obj in (camera, sun):
+                scene.collection.objects.link(obj)
+
+            width, height = size
+            render.engine = "CYCLES"
+            render.resolution_x, render.resolution_y = int(width), int(height)
+            render.resolution_percentage = 100
+            render.film_transparent = False
+            render.use_border = False
+            image_settings.file_format = "PNG"
+            image_settings.color_mode = "RGB"
+            image_settings.color_depth = "8"
+            if cycles is not None:
+                cycles.device = "CPU"
+                cycles.samples = int(samples)
+                cycles.use_denoising = False
+                cycles.transparent_max_bounces = max(cycles.transparent_max_bounces, 64)
+            scene.world = world
+            scene.camera = camera
+            _place_camera(camera, bounds, width / height)
+
+            bpy.ops.render.render(write_still=False)
+            result = bpy.data.images.get("Render Result")
+            if result is None:
+                raise RuntimeError("Blender produced no render result")
+            result.save_render(str(path), scene=scene)
+        finally:
+            for block in reversed(created):
+                with contextlib.suppress(ReferenceError):
+                    bpy.data.batch_remove([block])
+    return path

@@ -1,0 +1,372 @@
+"""GLB reading, writing, URI safety checks and external-image resolution (no bpy).
+
+How external images reach Blender's glTF importer (``prepare_for_import``):
+
+Blender resolves an image ``uri`` as ``join(dirname(glb), normpath(unquote(uri)))`` and
+reads whatever file that names. We never hand it a URI we did not write ourselves when
+the GLB needs anything from outside its own folder:
+
+1. Every URI is checked first (``check_uri``): no ``..``, no absolute path, no scheme
+   other than ``data:``. Images are then resolved (``resolve_images``): beside the GLB,
+   then in the static-resource cache map, then in search folders.
+2. If every external image was found beside the GLB under exactly its URI, the GLB is
+   handed over unchanged (nothing is staged).
+3. Otherwise a staging folder ``out_dir`` receives a hard link (a copy when linking is
+   impossible, e.g. across file systems) of every resolved image under a plain,
+   collision-free basename (``staged_names``), hard links/copies of any external
+   buffers, and a rewritten copy of the GLB whose ``images[].uri`` are those basenames
+   (percent-encoded). That copy is what the importer opens. Files in the cache are only
+   ever linked or read, never written; the caller may delete ``out_dir`` after import
+   (the Blender layer re-points image paths to the resolved originals).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import struct
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote, unquote
+
+from .errors import GlbFormatError, InputError, UnsafeUriError
+
+GLB_MAGIC = b"glTF"
+GLB_VERSION = 2
+CHUNK_JSON = 0x4E4F534A
+CHUNK_BIN = 0x004E4942
+_HEADER = struct.Struct("<4sII")
+_CHUNK_HEADER = struct.Struct("<II")
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+
+#: where a resolved image was found
+SOURCE_BESIDE = "beside"
+SOURCE_CACHE = "cache"
+SOURCE_FOLDER = "folder"
+
+
+@dataclass
+class Glb:
+    """A parsed GLB: the JSON chunk as a dict and the BIN chunk (None when absent)."""
+
+    json: dict
+    bin: bytes | None = None
+
+
+@dataclass
+class ImageResolution:
+    """Where each external image URI of a GLB was found."""
+
+    found: dict[str, Path] = field(default_factory=dict)
+    source: dict[str, str] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+
+
+# --- reading and writing --------------------------------------------------------------
+
+
+def read_glb(path_or_bytes: Path | str | bytes | bytearray) -> Glb:
+    """Parse a binary glTF 2.0 file; raise ``GlbFormatError`` naming the file when bad."""
+    if isinstance(path_or_bytes, bytes | bytearray):
+        data = bytes(path_or_bytes)
+        label = "GLB data"
+    else:
+        path = Path(path_or_bytes)
+        label = path.name
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise GlbFormatError(f"Cannot read {label}: {exc.strerror or exc}") from exc
+
+    if len(data) < _HEADER.size:
+        raise GlbFormatError(f"{label} is not a GLB file (only {len(data)} bytes)")
+    magic, version, length = _HEADER.unpack_from(data, 0)
+    if magic != GLB_MAGIC:
+        raise GlbFormatError(f"{label} is not a GLB file (no 'glTF' header)")
+    if version != GLB_VERSION:
+        raise GlbFormatError(f"{label} is glTF binary version {version}; only 2 is supported")
+    if length > len(data):
+        raise GlbFormatError(
+            f"{label} is truncated: header says {length} bytes, file has {len(data)}"
+        )
+
+    offset = _HEADER.size
+    json_dict: dict | None = None
+    bin_chunk: bytes | None = None
+    index = 0
+    while offset < length:
+        if offset + _CHUNK_HEADER.size > length:
+            raise GlbFormatError(f"{label} is truncated inside chunk {index}'s header")
+        chunk_len, chunk_type = _CHUNK_HEADER.unpack_from(data, offset)
+        start = offset + _CHUNK_HEADER.size
+        end = start + chunk_len
+        if end > length:
+            raise GlbFormatError(
+                f"{label} is truncated: chunk {index} needs {chunk_len} bytes, "
+                f"{length - start} left"
+            )
+        payload = data[start:end]
+        if index == 0:
+            if chunk_type != CHUNK_JSON:
+                raise GlbFormatError(f"{label}: the first chunk is not JSON")
+            try:
+                parsed = json.loads(payload.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise GlbFormatError(f"{label}: the JSON chunk is not valid JSON ({exc})") from exc
+            if not isinstance(parsed, dict):
+                raise GlbFormatError(f"{label}: the JSON chunk is not an object")
+            json_dict = parsed
+        elif chunk_type == CHUNK_BIN and bin_chunk is None:
+            bin_chunk = payload
+        # other chunk types are ignored, as the specification asks
+        offset = end
+        index += 1
+
+    if json_dict is None:
+        raise GlbFormatError(f"{label} has no JSON chunk")
+    return Glb(json=json_dict, bin=bin_chunk)
+
+
+def _pad(data: bytes, filler: bytes) -> bytes:
+    return data + filler * ((4 - len(data) % 4) % 4)
+
+
+def encode_glb(glb: Glb) -> bytes:
+    """Serialise ``glb`` as GLB bytes (chunks padded to 4 bytes: JSON with spaces, BIN with 0)."""
+    json_bytes = _pad(
+        json.dumps(glb.json, separators=(",", ":"), ensure_ascii=False).encode("utf-8"), b" "
+    )
+    parts = [_CHUNK_HEADER.pack(len(json_bytes), CHUNK_JSON), json_bytes]
+    if glb.bin is not None:
+        bin_bytes = _pad(glb.bin, b"\x00")
+        parts += [_CHUNK_HEADER.pack(len(bin_bytes), CHUNK_BIN), bin_bytes]
+    body = b"".join(parts)
+    return _HEADER.pack(GLB_MAGIC, GLB_VERSION, _HEADER.size + len(body)) + body
+
+
+def write_glb(glb: Glb, path: Path) -> None:
+    """Write ``glb`` to ``path`` atomically (temporary file in the same folder + rename)."""
+    path = Path(path)
+    data = encode_glb(glb)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+
+
+# --- URIs -----------------------------------------------------------------------------
+
+
+def _is_data_uri(uri: str) -> bool:
+    return uri[:5].lower() == "data:"
+
+
+def external_image_uris(glb_json: Mapping) -> list[str]:
+    """``images[].uri`` values that are not ``data:`` URIs, in order, without repeats."""
+    return _external_uris(glb_json, "images")
+
+
+def external_buffer_uris(glb_json: Mapping) -> list[str]:
+    """``buffers[].uri`` values that are not ``data:`` URIs (the GLB's BIN buffer has none)."""
+    return _external_uris(glb_json, "buffers")
+
+
+def _external_uris(glb_json: Mapping, key: str) -> list[str]:
+    result: list[str] = []
+    for item in glb_json.get(key) or []:
+        uri = item.get("uri") if isinstance(item, Mapping) else None
+        if isinstance(uri, str) and not _is_data_uri(uri) and uri not in result:
+            result.append(uri)
+    return result
+
+
+def _decoded_forms(uri: str) -> list[str]:
+    """The URI as written, then percent-decoded repeatedly until stable (max 5 rounds)."""
+    forms = [uri]
+    current = uri
+    for _ in range(5):
+        decoded = unquote(current)
+        if decoded == current:
+            break
+        forms.append(decoded)
+        current = decoded
+    return forms
+
+
+def check_uri(uri: str) -> None:
+    """Raise ``UnsafeUriError`` unless ``uri`` is a data: URI or a plain relative path
+    that stays inside the GLB's folder (checked raw and after percent-decoding)."""
+    if not isinstance(uri, str) or not uri.strip():
+        raise UnsafeUriError("The GLB has an image or buffer with an empty URI")
+    if _is_data_uri(uri):
+        return
+    for form in _decoded_forms(uri):
+        text = form.replace("\\", "/")
+        if "\x00" in text or any(ord(ch) < 0x20 for ch in text):
+            raise UnsafeUriError(f"Unsafe URI {uri!r} in the GLB: it contains control characters")
+        if _SCHEME.match(text):
+            # covers http:, https:, file:, ftp: ... and drive letters such as C:/ or C:\
+            raise UnsafeUriError(
+                f"Unsafe URI {uri!r} in the GLB: only files beside it are allowed, "
+                "not URLs or drive paths"
+            )
+        if text.startswith("/"):
+            # /x, \x, //host, \\host
+            raise UnsafeUriError(f"Unsafe URI {uri!r} in the GLB: absolute paths are not allowed")
+        if ".." in text.split("/"):
+            raise UnsafeUriError(
+                f"Unsafe URI {uri!r} in the GLB: it points outside the GLB's folder"
+            )
+
+
+def uri_to_relpath(uri: str) -> PurePosixPath:
+    """The relative path Blender's importer reads for ``uri`` (backslashes to '/',
+    percent-decoded once, '.' and empty segments dropped). Call ``check_uri`` first."""
+    text = unquote(uri.replace("\\", "/"))
+    parts = [p for p in text.split("/") if p not in ("", ".")]
+    if not parts:
+        raise UnsafeUriError(f"Unsafe URI {uri!r} in the GLB: it names no file")
+    return PurePosixPath(*parts)
+
+
+# --- resolution and staging -------------------------------------------------------------
+
+
+def resolve_images(
+    glb_path: Path, search: Sequence[Mapping[str, Path] | Path | str] = ()
+) -> ImageResolution:
+    """Find every external image of the GLB: beside it first, then in each ``search``
+    entry in order (a mapping basename -> file for the static-resource cache, or a folder).
+
+    Every URI is checked with ``check_uri`` first (``UnsafeUriError`` on the first bad one).
+    """
+    glb_path = Path(glb_path)
+    glb = read_glb(glb_path)
+    uris = external_image_uris(glb.json)
+    for uri in uris:
+        check_uri(uri)
+    result = ImageResolution()
+    base = glb_path.parent
+    for uri in uris:
+        rel = uri_to_relpath(uri)
+        beside = base.joinpath(*rel.parts)
+        if beside.is_file():
+            result.found[uri] = beside
+            result.source[uri] = SOURCE_BESIDE
+            continue
+        for entry in search:
+            hit = _search_entry(entry, rel.name)
+            if hit is not None:
+                result.found[uri] = hit[0]
+                result.source[uri] = hit[1]
+                break
+        else:
+            result.missing.append(uri)
+    return result
+
+
+def _search_entry(entry: Mapping[str, Path] | Path | str, name: str) -> tuple[Path, str] | None:
+    if isinstance(entry, Mapping):
+        candidate = entry.get(name)
+        if candidate is not None and Path(candidate).is_file():
+            return Path(candidate), SOURCE_CACHE
+        return None
+    path = Path(entry) / name
+    return (path, SOURCE_FOLDER) if path.is_file() else None
+
+
+_UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._\-]")
+
+
+def staged_names(resolution: ImageResolution) -> dict[str, str]:
+    """The basename each resolved URI gets in the staging folder: its own basename when
+    unique (case-insensitively), else prefixed with its index; only safe characters."""
+    names: dict[str, str] = {}
+    used: set[str] = set()
+    for index, uri in enumerate(resolution.found):
+        raw = uri_to_relpath(uri).name
+        name = _UNSAFE_NAME_CHARS.sub("_", raw).lstrip(".") or f"image{index}"
+        if name.casefold() in used:
+            name = f"{index}_{name}"
+        used.add(name.casefold())
+        names[uri] = name
+    return names
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    if dst.exists() or dst.is_symlink():
+        dst.unlink()
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def prepare_for_import(glb_path: Path, resolution: ImageResolution, out_dir: Path) -> Path:
+    """Return the GLB path to hand to Blender's importer so that every resolved external
+    image loads from its resolved file (see the module docstring for the mechanism)."""
+    glb_path = Path(glb_path)
+    if resolution.missing:
+        raise InputError(
+            f"Cannot prepare {glb_path.name}: missing images " + ", ".join(resolution.missing)
+        )
+    glb = read_glb(glb_path)
+    image_uris = external_image_uris(glb.json)
+    buffer_uris = external_buffer_uris(glb.json)
+    for uri in image_uris + buffer_uris:
+        check_uri(uri)
+    unresolved = [uri for uri in image_uris if uri not in resolution.found]
+    if unresolved:
+        raise InputError(
+            f"Cannot prepare {glb_path.name}: images not resolved " + ", ".join(unresolved)
+        )
+
+    if all(resolution.source.get(uri) == SOURCE_BESIDE for uri in image_uris):
+        return glb_path  # Blender finds everything where the GLB says: nothing to do
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = staged_names(resolution)
+    taken = {name.casefold() for name in names.values()}
+    for uri in image_uris:
+        _link_or_copy(resolution.found[uri], out_dir / names[uri])
+
+    new_buffer_uri: dict[str, str] = {}
+    for index, uri in enumerate(buffer_uris):
+        source = glb_path.parent.joinpath(*uri_to_relpath(uri).parts)
+        name = _UNSAFE_NAME_CHARS.sub("_", source.name).lstrip(".") or f"buffer{index}"
+        if name.casefold() in taken:
+            name = f"buffer{index}_{name}"
+        taken.add(name.casefold())
+        if source.is_file():
+            _link_or_copy(source, out_dir / name)
+        new_buffer_uri[uri] = quote(name)
+
+    for image in glb.json.get("images") or []:
+        uri = image.get("uri")
+        if isinstance(uri, str) and uri in names:
+            image["uri"] = quote(names[uri])
+    for buffer in glb.json.get("buffers") or []:
+        uri = buffer.get("uri")
+        if isinstance(uri, str) and uri in new_buffer_uri:
+            buffer["uri"] = new_buffer_uri[uri]
+
+    stem = _UNSAFE_NAME_CHARS.sub("_", glb_path.stem).lstrip(".") or "model"
+    while f"{stem}.glb".casefold() in taken:
+        stem = f"_{stem}"
+    target = out_dir / f"{stem}.glb"
+    write_glb(glb, target)
+    return target
