@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -172,13 +173,12 @@ class AvatarSdkClient:
         self._token = _Token(value, now + expires_in * 0.95, now)
         return value
 
-    def header(self, *, renew: bool = False) -> str:
+    def header(self, *, rejected: str | None = None) -> str:
         with self._token_lock:
             tok = self._token
-            now = time.monotonic()
-            stale = not tok.value or now >= tok.expires_at
-            # a renewal forced by a 401 is skipped when another thread just renewed
-            if stale or (renew and now - tok.issued_at > 1.0):
+            stale = not tok.value or time.monotonic() >= tok.expires_at
+            # a 401 renews the token unless another thread already renewed it
+            if stale or rejected == f"Bearer {tok.value}":
                 try:
                     self.authenticate()
                 except AuthenticationError as exc:
@@ -201,8 +201,9 @@ class AvatarSdkClient:
         with self._player_lock:
             return self.player or self.create_player()
 
-    def _player_headers(self) -> dict[str, str]:
-        return {"X-PlayerUID": self.ensure_player()}
+    def _player_headers(self, player: str | None = None) -> dict[str, str]:
+        """``X-PlayerUID``: the given player (a resumed job keeps its own), else ours."""
+        return {"X-PlayerUID": player or self.ensure_player()}
 
     # -- discovery --------------------------------------------------------------------
 
@@ -247,9 +248,10 @@ class AvatarSdkClient:
             headers=self._player_headers(), cancel=cancel)
         return Avatar.from_json(body)
 
-    def get_avatar(self, code: str, cancel: threading.Event | None = None) -> Avatar:
+    def get_avatar(self, code: str, cancel: threading.Event | None = None,
+                   player: str | None = None) -> Avatar:
         return Avatar.from_json(self.transport.json(
-            "GET", f"avatars/{code}/", headers=self._player_headers(), cancel=cancel))
+            "GET", f"avatars/{code}/", headers=self._player_headers(player), cancel=cancel))
 
     def list_avatars(self, page: int = 1) -> tuple[list[Avatar], bool]:
         """One page of the player's avatars and whether a next page exists."""
@@ -269,19 +271,20 @@ class AvatarSdkClient:
 
     # -- exports ----------------------------------------------------------------------
 
-    def list_exports(self, code: str, cancel: threading.Event | None = None) -> list[Export]:
+    def list_exports(self, code: str, cancel: threading.Event | None = None,
+                     player: str | None = None) -> list[Export]:
         body = self.transport.json("GET", f"avatars/{code}/exports/",
-                                   headers=self._player_headers(), cancel=cancel)
+                                   headers=self._player_headers(player), cancel=cancel)
         items = body.get("results", body) if isinstance(body, dict) else body
         if not isinstance(items, list):
             raise ProtocolError("The export list is not a list")
         return [Export.from_json(e) for e in items]
 
     def get_export(self, code: str, export_code: str,
-                   cancel: threading.Event | None = None) -> Export:
+                   cancel: threading.Event | None = None, player: str | None = None) -> Export:
         return Export.from_json(self.transport.json(
             "GET", f"avatars/{code}/exports/{export_code}/",
-            headers=self._player_headers(), cancel=cancel))
+            headers=self._player_headers(player), cancel=cancel))
 
     def create_export(self, code: str, export_parameters: dict[str, Any]) -> Export:
         """A new export of an existing avatar (no recompute)."""
@@ -291,10 +294,16 @@ class AvatarSdkClient:
             headers=self._player_headers()))
 
     def download(self, url: str, dest: Path, *, progress: ProgressFn | None = None,
-                 cancel: threading.Event | None = None, max_bytes: int | None = None) -> int:
-        """Export files and static resources. The bearer token goes only to the API host."""
+                 cancel: threading.Event | None = None, max_bytes: int | None = None,
+                 player: str | None = None) -> int:
+        """Export files and static resources. The bearer token goes only to the API host;
+        export files (under ``/avatars/``) carry the player header like every avatar call."""
+        headers = None
+        if self.transport.is_api_host(url) and urlsplit(url).path.startswith(
+                urlsplit(self.base_url).path + "avatars/"):
+            headers = self._player_headers(player)
         return self.transport.download(url, dest, progress=progress, cancel=cancel,
-                                       max_bytes=max_bytes)
+                                       max_bytes=max_bytes, headers=headers)
 
     def close(self) -> None:
         self.transport.close()

@@ -238,6 +238,14 @@ class JobEngine:
 
     def _run(self, ctx: JobContext) -> None:
         try:
+            self._run_guarded(ctx)
+        except BaseException as exc:  # last resort: the main thread must hear of the end
+            self.events.put(Event(ctx.job_id, "failed", {
+                "message": f"Unexpected error: {type(exc).__name__}: {exc}",
+                "kind": "internal"}))
+
+    def _run_guarded(self, ctx: JobContext) -> None:
+        try:
             self._run_stages(ctx)
         except Cancelled:
             ctx.record["state"] = "cancelled"
@@ -288,7 +296,8 @@ class JobEngine:
                     ctx.emit("bytes", done=done, total=total)
 
             downloaded = self.service.download(plan.file_url, archive, progress=progress,
-                                               cancel=ctx.cancel, max_bytes=MAX_EXPORT_BYTES)
+                                               cancel=ctx.cancel, max_bytes=MAX_EXPORT_BYTES,
+                                               owner=ctx.record.get("player"))
         ctx.check()
         if plan.kind == "glb":
             return archive, downloaded

@@ -60,7 +60,8 @@ class MetaPersonService:
                 ctx.sleep(ctx.poll_interval)
             first = False
             try:
-                avatar = self.client.get_avatar(code, cancel=ctx.cancel)
+                avatar = self.client.get_avatar(code, cancel=ctx.cancel,
+                                                player=ctx.record.get("player"))
             except NotFoundError:
                 raise NotFoundError(f"Avatar {code} no longer exists on the service "
                                     "(deleted while it was computing?)", status=404) from None
@@ -84,7 +85,7 @@ class MetaPersonService:
         deadline = ctx.deadline("The export", ctx.deadlines.export)
         wanted = ctx.record.get("export_code")
         while True:
-            export = self._pick_export(code, wanted, ctx.cancel)
+            export = self._pick_export(code, wanted, ctx.cancel, ctx.record.get("player"))
             if export is not None:
                 if export.code != wanted:
                     wanted = export.code
@@ -98,18 +99,19 @@ class MetaPersonService:
             deadline.check()
             ctx.sleep(ctx.poll_interval)
 
-    def _pick_export(self, code: str, wanted: str | None,
-                     cancel: threading.Event) -> Export | None:
+    def _pick_export(self, code: str, wanted: str | None, cancel: threading.Event,
+                     player: str | None) -> Export | None:
         if wanted:
-            return self.client.get_export(code, wanted, cancel=cancel)
-        exports = self.client.list_exports(code, cancel=cancel)
+            return self.client.get_export(code, wanted, cancel=cancel, player=player)
+        exports = self.client.list_exports(code, cancel=cancel, player=player)
         done = [e for e in exports if e.done]
         return (done or exports or [None])[0]
 
     def download(self, url: str, dest: Path, *, progress: ProgressFn | None = None,
-                 cancel: threading.Event | None = None, max_bytes: int | None = None) -> int:
+                 cancel: threading.Event | None = None, max_bytes: int | None = None,
+                 owner: str | None = None) -> int:
         return self.client.download(url, dest, progress=progress, cancel=cancel,
-                                    max_bytes=max_bytes)
+                                    max_bytes=max_bytes, player=owner)
 
     def close(self) -> None:
         self.client.close()

@@ -59,7 +59,9 @@ class AvatarService(Protocol):
 
     def download(self, url: str, dest: Path, *, progress: ProgressFn | None = None,
                  cancel: threading.Event | None = None,
-                 max_bytes: int | None = None) -> int: ...
+                 max_bytes: int | None = None, owner: str | None = None) -> int:
+        """``owner``: the job's remote user (player) when the service scopes files to it."""
+        ...
 
     def close(self) -> None: ...
 
@@ -81,7 +83,7 @@ class JobContext:
         if self.cancel.is_set():
             raise Cancelled()
 
-    def emit(self, kind: str, **data: Any) -> None:
+    def emit(self, kind: str, /, **data: Any) -> None:
         self.post(Event(self.job_id, kind, data))
 
     def stage(self, stage: Stage) -> None:

@@ -62,7 +62,7 @@ from .errors import (
 USER_AGENT = "avatar_importer (Blender add-on)"
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
 SAFE_POST_RETRY_STATUSES = frozenset({502, 503, 504})
-CHUNK = 256 * 1024
+CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,10 @@ NO_WAIT = RetryPolicy(base=0.0, cap=0.0)
 
 
 class TokenSource(Protocol):
-    def header(self, *, renew: bool = False) -> str: ...
+    def header(self, *, rejected: str | None = None) -> str:
+        """The Authorization header value; a new token when ``rejected`` (the header the
+        service just answered 401 to) is still the current one."""
+        ...
 
 
 ProgressFn = Callable[[int, int | None], None]
@@ -217,11 +220,11 @@ class Transport:
         elif cancel.wait(seconds):
             raise Cancelled()
 
-    def _headers(self, url: str, extra: Mapping[str, str] | None, renew: bool,
+    def _headers(self, url: str, extra: Mapping[str, str] | None, rejected: str | None,
                  authorized: bool) -> dict[str, str]:
         headers = dict(extra or {})
         if authorized and self.tokens is not None and self.is_api_host(url):
-            headers["Authorization"] = self.tokens.header(renew=renew)
+            headers["Authorization"] = self.tokens.header(rejected=rejected)
         return headers
 
     # -- requests ---------------------------------------------------------------------
@@ -245,17 +248,18 @@ class Transport:
         url = self.url(path_or_url)
         idempotent = method.upper() in {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
         attempt = throttled = 0
-        renewed = renew_now = False
+        renewed = False
+        rejected: str | None = None
         while True:
             if cancel is not None and cancel.is_set():
                 raise Cancelled()
             try:
+                sent = self._headers(url, headers, rejected, authorized)
+                rejected = None
                 resp = self.session().request(
-                    method, url, headers=self._headers(url, headers, renew_now, authorized),
-                    params=params, data=data, files=files, timeout=self.timeout,
-                    stream=stream, allow_redirects=True,
+                    method, url, headers=sent, params=params, data=data, files=files,
+                    timeout=self.timeout, stream=stream, allow_redirects=True,
                 )
-                renew_now = False
             except requests.exceptions.ConnectionError as exc:
                 refused = isinstance(exc, requests.exceptions.ConnectTimeout) or _refused(exc)
                 attempt += 1
@@ -278,7 +282,8 @@ class Transport:
             if status == 401 and authorized and self.tokens is not None and not renewed \
                     and self.is_api_host(url):
                 resp.close()
-                renewed = renew_now = True
+                renewed = True
+                rejected = sent.get("Authorization")
                 continue
             if status == 429:
                 throttled += 1
@@ -320,6 +325,7 @@ class Transport:
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
         max_bytes: int | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> int:
         """Stream ``url`` to ``dest`` atomically (temporary file beside it, then rename).
 
@@ -336,8 +342,10 @@ class Transport:
         try:
             with open(tmp, "wb") as fh:
                 while True:
-                    headers = {"Range": f"bytes={done}-"} if done else {}
-                    resp = self.request("GET", url, headers=headers, stream=True,
+                    sent = dict(headers or {})
+                    if done:
+                        sent["Range"] = f"bytes={done}-"
+                    resp = self.request("GET", url, headers=sent, stream=True,
                                         cancel=cancel, authorized=True)
                     with resp:
                         if done and resp.status_code != 206:

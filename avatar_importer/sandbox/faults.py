@@ -1,0 +1,214 @@
+"""Fault switches of the sandbox: make the emulated service misbehave on purpose.
+
+Set them from Python (``sandbox.faults.throttle_next = 2`` or ``sandbox.faults.update({...})``)
+or from another process with ``POST /_sandbox/faults/`` and a JSON object whose keys are the
+names below (``{"expire_tokens": true}`` runs :meth:`Faults.expire_tokens`; ``{"reset": true}``
+first puts every switch back to its default). Counters count down as they fire. Requests to
+``/_sandbox/`` itself are never affected.
+
+Request faults (every other request, static resources included):
+
+``latency_seconds`` (float, 0)
+    added to every request before it is handled.
+``throttle_next`` (int, 0) and ``retry_after`` (float or null, null)
+    the next N requests get ``429 {"detail": ...}``; a ``Retry-After`` header (whole seconds,
+    rounded up) is sent when ``retry_after`` is not null.
+``error_next`` (int, 0) and ``error_status`` (int, 500)
+    the next N requests get ``error_status`` with ``{"detail": ...}`` (throttling fires first).
+``error_path_prefix`` (str, "")
+    throttling and errors only hit paths starting with this, e.g. ``"/avatars/"``.
+
+Token fault:
+
+``expire_tokens()`` / ``"expire_tokens": true``
+    every token issued so far becomes invalid now (next call 401); new tokens work.
+
+Computation faults:
+
+``fail_next_avatars`` (int, 0) and ``fail_status`` ("Failed" or "Timed Out", "Failed")
+    the next N avatars created walk to ``fail_status`` instead of ``Completed``; their exports
+    end ``Failed`` too.
+``export_stuck`` (bool, false)
+    exports not yet completed never complete (they stay ``Computing``) while this is on.
+
+Download faults (file downloads: export archives, static resources, thumbnails):
+
+``download_path_prefix`` (str, "")
+    the download faults below only hit paths starting with this.
+``download_bytes_per_second`` (float or null, null)
+    bodies are streamed in chunks at about this rate.
+``truncate_next_downloads`` (int, 0) and ``truncate_at_bytes`` (int, 1024)
+    the next N downloads send the full ``Content-Length`` but close the connection cleanly
+    after ``truncate_at_bytes`` bytes of the body.
+``reset_next_downloads`` (int, 0)
+    the next N downloads send ``truncate_at_bytes`` bytes of the body, then reset the
+    connection (TCP RST) abruptly.
+
+Thread safety: every read-modify-write happens under the object's own lock; plain attribute
+assignment from another thread is also fine (one value at a time).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+FAIL_STATUSES = ("Failed", "Timed Out")
+
+_CONTROL_PREFIX = "/_sandbox/"
+
+
+@dataclass(frozen=True)
+class RequestFault:
+    """A response to send instead of handling the request."""
+
+    status: int
+    detail: str
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class DownloadPlan:
+    """How to send one file body."""
+
+    bytes_per_second: float | None = None
+    cut_at: int | None = None  # stop after this many body bytes
+    reset: bool = False  # after cut_at: reset the connection instead of closing it cleanly
+
+
+@dataclass
+class Faults:
+    latency_seconds: float = 0.0
+    throttle_next: int = 0
+    retry_after: float | None = None
+    error_next: int = 0
+    error_status: int = 500
+    error_path_prefix: str = ""
+    fail_next_avatars: int = 0
+    fail_status: str = "Failed"
+    export_stuck: bool = False
+    download_path_prefix: str = ""
+    download_bytes_per_second: float | None = None
+    truncate_next_downloads: int = 0
+    truncate_at_bytes: int = 1024
+    reset_next_downloads: int = 0
+    #: bumped by expire_tokens(); tokens issued under an older epoch are invalid
+    token_epoch: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    # --- settings ---------------------------------------------------------------------------
+
+    def names(self) -> list[str]:
+        return [f.name for f in fields(self) if f.name not in ("_lock", "token_epoch")]
+
+    def as_dict(self) -> dict[str, Any]:
+        with self._lock:
+            data = {name: getattr(self, name) for name in self.names()}
+            data["token_epoch"] = self.token_epoch
+            return data
+
+    def update(self, values: Mapping[str, Any]) -> None:
+        """Merge settings by name; ValueError (nothing changed) on an unknown name or bad value."""
+        checked: dict[str, Any] = {}
+        expire = reset = False
+        for name, value in values.items():
+            if name in ("expire_tokens", "reset"):
+                if not isinstance(value, bool):
+                    raise ValueError(f"{name} must be true or false")
+                expire, reset = (value, reset) if name == "expire_tokens" else (expire, value)
+                continue
+            if name not in self.names():
+                raise ValueError(f"unknown fault switch {name!r}")
+            checked[name] = self._check(name, value)
+        if reset:
+            self.reset()
+        with self._lock:
+            for name, value in checked.items():
+                setattr(self, name, value)
+            if expire:
+                self.token_epoch += 1
+
+    def reset(self) -> None:
+        """Every switch back to its default (tokens stay as they are)."""
+        defaults = Faults()
+        with self._lock:
+            for name in self.names():
+                setattr(self, name, getattr(defaults, name))
+
+    def _check(self, name: str, value: Any) -> Any:
+        default = getattr(Faults(), name)
+        optional = name in ("retry_after", "download_bytes_per_second")
+        if value is None and optional:
+            return None
+        if isinstance(default, bool) or name == "export_stuck":
+            if not isinstance(value, bool):
+                raise ValueError(f"{name} must be true or false")
+            return value
+        if isinstance(default, str):
+            if not isinstance(value, str):
+                raise ValueError(f"{name} must be a string")
+            if name == "fail_status" and value not in FAIL_STATUSES:
+                raise ValueError(f"fail_status must be one of {', '.join(FAIL_STATUSES)}")
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"{name} must be a number")
+        if value < 0 or (isinstance(value, float) and not math.isfinite(value)):
+            raise ValueError(f"{name} must be a finite number >= 0")
+        if isinstance(default, int) and not optional:
+            if int(value) != value:
+                raise ValueError(f"{name} must be a whole number")
+            return int(value)
+        return float(value)
+
+    # --- firing (called by the server) -------------------------------------------------------
+
+    def expire_tokens(self) -> None:
+        with self._lock:
+            self.token_epoch += 1
+
+    def current_epoch(self) -> int:
+        with self._lock:
+            return self.token_epoch
+
+    def take_request_fault(self, path: str) -> RequestFault | None:
+        if path.startswith(_CONTROL_PREFIX):
+            return None
+        with self._lock:
+            if not path.startswith(self.error_path_prefix):
+                return None
+            if self.throttle_next > 0:
+                self.throttle_next -= 1
+                headers = {}
+                if self.retry_after is not None:
+                    headers["Retry-After"] = str(max(0, math.ceil(self.retry_after)))
+                wait = self.retry_after if self.retry_after is not None else 1
+                detail = f"Request was throttled. Expected available in {wait:g} seconds."
+                return RequestFault(429, detail, headers)
+            if self.error_next > 0:
+                self.error_next -= 1
+                return RequestFault(self.error_status, "Sandbox: injected server error.", {})
+        return None
+
+    def take_avatar_outcome(self) -> str:
+        """The final status of an avatar being created now: ``Completed`` or a failure."""
+        with self._lock:
+            if self.fail_next_avatars > 0:
+                self.fail_next_avatars -= 1
+                return self.fail_status
+        return "Completed"
+
+    def take_download_plan(self, path: str) -> DownloadPlan:
+        with self._lock:
+            if not path.startswith(self.download_path_prefix):
+                return DownloadPlan()
+            rate = self.download_bytes_per_second or None
+            if self.reset_next_downloads > 0:
+                self.reset_next_downloads -= 1
+                return DownloadPlan(rate, self.truncate_at_bytes, reset=True)
+            if self.truncate_next_downloads > 0:
+                self.truncate_next_downloads -= 1
+                return DownloadPlan(rate, self.truncate_at_bytes)
+            return DownloadPlan(rate)
