@@ -126,11 +126,19 @@ def run_until(engine, job, stages, timeout=20.0):
     assert job.stage in stages, f"never reached {stages}: {job.stage} {job.error}"
 
 
-@pytest.mark.parametrize("stage", [Stage.QUEUED, Stage.COMPUTING, Stage.DOWNLOADING,
-                                   Stage.READY])
+@pytest.mark.parametrize("stage", [Stage.AUTHENTICATE, Stage.UPLOAD, Stage.QUEUED,
+                                   Stage.COMPUTING, Stage.EXPORTING, Stage.DOWNLOADING,
+                                   Stage.STATIC, Stage.READY])
 def test_cancel_at_each_stage_leaves_no_partial_files(sandbox, photo, cache, stage):
-    if stage == Stage.DOWNLOADING:
+    if stage in (Stage.AUTHENTICATE, Stage.UPLOAD):
+        sandbox.faults.latency_seconds = 0.3  # every request is slow: time to cancel
+    elif stage == Stage.EXPORTING:
+        sandbox.faults.export_stuck = True
+    elif stage == Stage.DOWNLOADING:
         sandbox.faults.download_bytes_per_second = 20000.0
+    elif stage == Stage.STATIC:
+        sandbox.faults.download_path_prefix = "/static_resources/"
+        sandbox.faults.download_bytes_per_second = 2000.0
     sandbox.config.compute_seconds = 1.5
     imported = []
     engine = make_engine(sandbox, cache)
@@ -150,8 +158,12 @@ def test_cancel_at_each_stage_leaves_no_partial_files(sandbox, photo, cache, sta
     assert job.stage == Stage.CANCELLED
     assert imported == []
     assert no_part_files(cache.root)
-    if stage in (Stage.QUEUED, Stage.COMPUTING, Stage.DOWNLOADING):
+    if stage not in (Stage.STATIC, Stage.READY):
         assert not list(cache.root.rglob("export.zip"))
+    if stage != Stage.READY:  # a static resource is either whole in the cache or absent
+        for path in (cache.root / "static").rglob("*"):
+            data = path.read_bytes() if path.is_file() else b""
+            assert not path.is_file() or (data[:4] == b"\x89PNG" and data[-8:-4] == b"IEND")
     assert not [t for t in threading.enumerate() if t.name.startswith("avatar-job")]
     assert cache.load_job(job.id)["state"] == "cancelled"
 
