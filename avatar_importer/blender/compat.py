@@ -35,7 +35,7 @@ def ensure_numpy_bool_alias() -> None:
 def gltf_import_kwargs(**wanted: Any) -> dict[str, Any]:
     """Keep only the options the running glTF importer has (passing an unknown one raises
     ``TypeError``). ``filepath`` is always kept."""
-    props = bpy.ops.import_scene.gltf.get_rna_type().properties
+    props = bpy.ops.import_scene.gltf.get_rna_type().properties  # type: ignore[call-arg]
     known = {prop.identifier for prop in props}
     return {key: value for key, value in wanted.items() if key in known or key == "filepath"}
 
@@ -55,7 +55,8 @@ def has_layout_progress() -> bool:
     """Whether ``UILayout.progress`` (a progress bar widget, Blender 4.0+) exists."""
     if version() < (4, 0, 0):
         return False
-    return bpy.types.UILayout.bl_rna.functions.get("progress") is not None
+    functions = bpy.types.UILayout.bl_rna.functions  # type: ignore[attr-defined]
+    return functions.get("progress") is not None
 
 
 def draw_progress(layout: Any, fraction: float, text: str) -> None:

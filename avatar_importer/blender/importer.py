@@ -274,7 +274,7 @@ def _run_importer(
             result = bpy.ops.import_scene.gltf(**kwargs)
     finally:
         _restore_active_layer(attempt)
-    if "FINISHED" not in result:
+    if "FINISHED" not in (result or ()):
         detail = f": {errors.messages[0]}" if errors.messages else ""
         raise ImportFailed(f"Blender's glTF importer did not finish importing {name}{detail}")
     _gather_objects(attempt.snapshot, collection)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import bpy
 from bpy.props import StringProperty
@@ -12,6 +13,11 @@ from ..core.params import default_export_parameters, default_parameters
 from ..core.photo import photo_mime
 from ..core.stages import JobSpec
 from . import compat, runtime
+
+if TYPE_CHECKING:
+    from bpy.stub_internal.rna_enums import OperatorReturnItems as OperatorReturn
+else:
+    OperatorReturn = str
 
 OFFLINE_MESSAGE = ("Online access is disabled. Enable it in Preferences > System > "
                    "Network > Allow Online Access, or choose the Sandbox service")
@@ -36,7 +42,7 @@ class AVATAR_IMPORTER_OT_create(bpy.types.Operator):
             return False
         return True
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturn]:
         opts = context.scene.avatar_importer
         if not opts.photo:
             self.report({"ERROR"}, "Choose a photo first")
@@ -72,7 +78,7 @@ class AVATAR_IMPORTER_OT_cancel(bpy.types.Operator):
 
     job_id: StringProperty()  # type: ignore[valid-type]
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturn]:
         runtime.cancel(self.job_id)
         return {"FINISHED"}
 
@@ -86,7 +92,7 @@ class AVATAR_IMPORTER_OT_dismiss(bpy.types.Operator):
 
     job_id: StringProperty()  # type: ignore[valid-type]
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturn]:
         runtime.dismiss(self.job_id)
         return {"FINISHED"}
 
@@ -97,7 +103,7 @@ class AVATAR_IMPORTER_OT_clear_cache(bpy.types.Operator):
     bl_idname = "avatar_importer.clear_cache"
     bl_label = "Clear Cache"
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturn]:
         if any(not j.stage.final for j in runtime.all_jobs()):
             self.report({"ERROR"}, "Wait for running avatar jobs to finish first")
             return {"CANCELLED"}
@@ -112,7 +118,7 @@ class AVATAR_IMPORTER_OT_reset_player(bpy.types.Operator):
     bl_idname = "avatar_importer.reset_player"
     bl_label = "Reset Player"
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturn]:
         prefs = runtime.preferences()
         if prefs is not None:
             prefs.player_id = ""

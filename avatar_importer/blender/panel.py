@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import bpy
 
 from ..core.stages import Stage
@@ -43,6 +45,6 @@ class VIEW3D_PT_avatar_importer(bpy.types.Panel):
                 box.label(text=job.status_line())
 
 
-def _icon(stage: Stage) -> str:
+def _icon(stage: Stage) -> Any:
     return {Stage.DONE: "CHECKMARK", Stage.FAILED: "ERROR",
             Stage.CANCELLED: "CANCEL"}.get(stage, "TIME")

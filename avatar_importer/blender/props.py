@@ -16,9 +16,10 @@ class AVATAR_IMPORTER_PG_options(bpy.types.PropertyGroup):
 
 
 def register_props() -> None:
-    bpy.types.Scene.avatar_importer = bpy.props.PointerProperty(
-        type=AVATAR_IMPORTER_PG_options)
+    # registered dynamically: the stubs cannot know the attribute
+    setattr(bpy.types.Scene, "avatar_importer",  # noqa: B010
+            bpy.props.PointerProperty(type=AVATAR_IMPORTER_PG_options))  # type: ignore[func-returns-value]
 
 
 def unregister_props() -> None:
-    del bpy.types.Scene.avatar_importer
+    delattr(bpy.types.Scene, "avatar_importer")

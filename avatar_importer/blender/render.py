@@ -35,8 +35,8 @@ def _world_bounds(objects: Iterable[Any]) -> tuple[Vector, Vector] | None:
         evaluated = obj.evaluated_get(depsgraph)
         for corner in evaluated.bound_box:
             point = evaluated.matrix_world @ Vector(corner)
-            lo = Vector(map(min, lo, point))
-            hi = Vector(map(max, hi, point))
+            lo = Vector([min(lo[i], point[i]) for i in range(3)])
+            hi = Vector([max(hi[i], point[i]) for i in range(3)])
             found = True
     return (lo, hi) if found else None
 
@@ -118,7 +118,7 @@ def render_preview(
             created.append(camera)
             sun_data = bpy.data.lights.new(f"{_TAG}_sun", type="SUN")
             created.append(sun_data)
-            sun_data.energy = 3.0
+            sun_data.energy = 3.0  # type: ignore[attr-defined]
             sun = bpy.data.objects.new(f"{_TAG}_sun", sun_data)
             created.append(sun)
             sun.rotation_euler = (math.radians(60), 0.0, math.radians(-25))

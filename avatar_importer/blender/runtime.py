@@ -46,8 +46,9 @@ def cache_root(prefs: Any = None) -> Path:
     import os
     if os.environ.get(ENV_CACHE):
         return default_cache_root()
-    if prefs is not None and getattr(prefs, "cache_dir", ""):
-        return Path(bpy.path.abspath(prefs.cache_dir))
+    cache_dir = str(prefs.cache_dir) if prefs is not None else ""
+    if cache_dir:
+        return Path(bpy.path.abspath(cache_dir))
     return compat.extension_cache_dir(ADDON_ID) or default_cache_root()
 
 

@@ -32,6 +32,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 from urllib.parse import quote, unquote
 
 from .errors import GlbFormatError, InputError, UnsafeUriError
@@ -55,7 +56,7 @@ SOURCE_FOLDER = "folder"
 class Glb:
     """A parsed GLB: the JSON chunk as a dict and the BIN chunk (None when absent)."""
 
-    json: dict
+    json: dict[str, Any]
     bin: bytes | None = None
 
 
@@ -97,7 +98,7 @@ def read_glb(path_or_bytes: Path | str | bytes | bytearray) -> Glb:
         )
 
     offset = _HEADER.size
-    json_dict: dict | None = None
+    json_dict: dict[str, Any] | None = None
     bin_chunk: bytes | None = None
     index = 0
     while offset < length:
@@ -174,17 +175,17 @@ def _is_data_uri(uri: str) -> bool:
     return uri[:5].lower() == "data:"
 
 
-def external_image_uris(glb_json: Mapping) -> list[str]:
+def external_image_uris(glb_json: Mapping[str, Any]) -> list[str]:
     """``images[].uri`` values that are not ``data:`` URIs, in order, without repeats."""
     return _external_uris(glb_json, "images")
 
 
-def external_buffer_uris(glb_json: Mapping) -> list[str]:
+def external_buffer_uris(glb_json: Mapping[str, Any]) -> list[str]:
     """``buffers[].uri`` values that are not ``data:`` URIs (the GLB's BIN buffer has none)."""
     return _external_uris(glb_json, "buffers")
 
 
-def _external_uris(glb_json: Mapping, key: str) -> list[str]:
+def _external_uris(glb_json: Mapping[str, Any], key: str) -> list[str]:
     result: list[str] = []
     for item in glb_json.get(key) or []:
         uri = item.get("uri") if isinstance(item, Mapping) else None

@@ -105,7 +105,8 @@ class MetaPersonService:
             return self.client.get_export(code, wanted, cancel=cancel, player=player)
         exports = self.client.list_exports(code, cancel=cancel, player=player)
         done = [e for e in exports if e.done]
-        return (done or exports or [None])[0]
+        candidates = done or exports
+        return candidates[0] if candidates else None
 
     def download(self, url: str, dest: Path, *, progress: ProgressFn | None = None,
                  cancel: threading.Event | None = None, max_bytes: int | None = None,

@@ -12,7 +12,10 @@ def job_report(state: JobState) -> dict[str, Any]:
     result = state.result
     imported: dict[str, Any] = {}
     if result is not None:
-        imported = dataclasses.asdict(result) if dataclasses.is_dataclass(result) else dict(result)
+        if dataclasses.is_dataclass(result) and not isinstance(result, type):
+            imported = dataclasses.asdict(result)
+        else:
+            imported = dict(result)
     return {
         "job_id": state.id,
         "name": state.spec.name,

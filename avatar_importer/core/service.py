@@ -45,7 +45,9 @@ class Deadlines:
 
 class AvatarService(Protocol):
     name: str
-    base_url: str
+
+    @property
+    def base_url(self) -> str: ...
 
     def account_key(self) -> str: ...
 

@@ -75,7 +75,7 @@ class RetryPolicy:
     max_retry_after: float = 120.0
 
     def backoff(self, attempt: int) -> float:
-        delay = min(self.cap, self.base * (2**attempt))
+        delay = min(self.cap, self.base * (2.0**attempt))
         return delay * (1.0 - self.jitter * random.random())
 
 
@@ -154,6 +154,7 @@ _ERRORS: dict[int, tuple[type[ApiError], str]] = {
 def error_for(resp: requests.Response) -> ApiError:
     detail = server_detail(resp)
     status = resp.status_code
+    cls: type[ApiError]
     if status >= 500:
         cls, text = ServerError, f"The service is failing (HTTP {status})"
     else:

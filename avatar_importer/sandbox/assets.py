@@ -42,6 +42,7 @@ __all__ = [
     "parse_glb",
     "parse_profile",
     "png_bytes",
+    "shape_key_names",
     "textures_for_glb",
 ]
 

@@ -566,10 +566,18 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
         finally:
-            self.sandbox._record(RequestRecord(
-                method, self._path, split.query, self.headers.get("Host", ""),
-                "Authorization" in self.headers, self.headers.get("X-PlayerUID"),
-                self._status, self.listener))
+            if not self._status:  # no response was started
+                self._log_request()
+
+    def _log_request(self) -> None:
+        # also reached from BaseHTTPRequestHandler.send_error on malformed requests, where
+        # the request line or headers may be missing
+        split = urlsplit(getattr(self, "path", "") or "")
+        headers = getattr(self, "headers", None) or {}
+        self.sandbox._record(RequestRecord(
+            getattr(self, "command", None) or "", split.path, split.query,
+            headers.get("Host", ""), "Authorization" in headers, headers.get("X-PlayerUID"),
+            getattr(self, "_status", 0), self.listener))
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -601,7 +609,9 @@ class _Handler(BaseHTTPRequestHandler):
         raise _ApiError(404, "Not found.")
 
     def send_response(self, code: int, message: str | None = None) -> None:
-        self._status = code
+        # logged before any byte goes out, so a client that got its answer finds it in the log
+        self._status = int(code)
+        self._log_request()
         super().send_response(code, message)
 
     def _send_json(self, status: int, doc: Any, headers: dict[str, str] | None = None) -> None:
