@@ -33,8 +33,22 @@ FINAL_OK = "Completed"
 FINAL_FAILED = frozenset({"Failed", "Timed Out"})
 
 
+class _RemoteStatus:
+    """Avatars and exports share the service's status vocabulary."""
+
+    status: str
+
+    @property
+    def done(self) -> bool:
+        return self.status == FINAL_OK
+
+    @property
+    def failed(self) -> bool:
+        return self.status in FINAL_FAILED
+
+
 @dataclass(frozen=True)
-class Avatar:
+class Avatar(_RemoteStatus):
     code: str
     status: str
     progress: int = 0
@@ -63,14 +77,6 @@ class Avatar:
             url=str(data.get("url") or ""),
         )
 
-    @property
-    def done(self) -> bool:
-        return self.status == FINAL_OK
-
-    @property
-    def failed(self) -> bool:
-        return self.status in FINAL_FAILED
-
 
 @dataclass(frozen=True)
 class ExportFile:
@@ -81,7 +87,7 @@ class ExportFile:
 
 
 @dataclass(frozen=True)
-class Export:
+class Export(_RemoteStatus):
     code: str
     avatar_code: str
     status: str
@@ -105,14 +111,6 @@ class Export:
         return cls(code=str(data["code"]), avatar_code=str(data.get("avatar_code") or ""),
                    status=str(data.get("status") or ""), files=files,
                    created_on=str(data.get("created_on") or ""))
-
-    @property
-    def done(self) -> bool:
-        return self.status == FINAL_OK
-
-    @property
-    def failed(self) -> bool:
-        return self.status in FINAL_FAILED
 
     def main_file(self) -> ExportFile:
         for f in self.files:
