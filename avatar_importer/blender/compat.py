@@ -64,7 +64,7 @@ def draw_progress(layout: Any, fraction: float, text: str) -> None:
     if has_layout_progress():
         layout.progress(factor=fraction, type="BAR", text=text)
     else:
-        layout.label(text=f"{text} ({fraction * 100:.0f}%)")
+        layout.label(text=text)  # the text already carries the stage's own progress
 
 
 def allow_online_access_for_batch() -> None:

@@ -62,7 +62,7 @@ from .errors import (
 USER_AGENT = "avatar_importer (Blender add-on)"
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
 SAFE_POST_RETRY_STATUSES = frozenset({502, 503, 504})
-CHUNK = 64 * 1024
+CHUNK = 16 * 1024  # small reads: a cancel is seen within one chunk, even on slow links
 
 
 @dataclass(frozen=True)
