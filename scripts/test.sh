@@ -11,7 +11,9 @@
 #   typecheck    scripts/typecheck.sh (mypy, core venv)
 #   core         pytest tests/core in the core venv: plain Python, no bpy
 #   bpy-4.2.23   pytest tests/blender with the PyPI bpy wheel 4.2.23 (likewise 4.5.15, 5.0.1)
-#   blender-3.4  Debian Blender 3.4 headless: tests/blender34/run.py (skipped while absent)
+#   blender-3.4  Debian Blender 3.4 headless: tests/blender34/run.py, then every
+#                tests/blender34/test_*.py as its own `blender -b` process with its own user
+#                dir (skipped while there is none of them)
 #   gui          tests/gui/run_gui_tests.sh: Blender 3.4 under Xvfb (skipped while no tests)
 #
 # Everything needed is installed on first use (scripts/lib/env.sh): venvs under
@@ -71,11 +73,29 @@ run_suite() {
             "$REPO/scripts/run_blender_tests.sh" "${suite#bpy-}"
             ;;
         blender-3.4)
-            if [[ ! -f tests/blender34/run.py ]]; then
-                echo "blender-3.4: tests/blender34/run.py does not exist yet: SKIPPED"
+            local -a scripts=()
+            local f rc=0 frc
+            for f in tests/blender34/test_*.py; do
+                if [[ -f $f ]]; then scripts+=("$f"); fi
+            done
+            if [[ ! -f tests/blender34/run.py && ${#scripts[@]} -eq 0 ]]; then
+                echo "blender-3.4: no tests/blender34/run.py or test_*.py yet: SKIPPED"
                 return "$SKIP_RC"
             fi
-            "$REPO/scripts/run_blender_tests.sh" 3.4
+            if [[ -f tests/blender34/run.py ]]; then
+                "$REPO/scripts/run_blender_tests.sh" 3.4 || rc=$?
+            fi
+            # standalone scripts (no pytest): each in its own Blender with a private user dir
+            [[ ${#scripts[@]} -eq 0 ]] || ensure_debian_blender
+            for f in "${scripts[@]+"${scripts[@]}"}"; do
+                echo "blender-3.4: blender -b --factory-startup --python-exit-code 1 -P $f"
+                frc=0
+                with_blender_user_dir blender -b --factory-startup --python-exit-code 1 \
+                    -P "$f" || frc=$?
+                echo "blender-3.4: $f: exit code $frc"
+                [[ $frc -eq 0 || $rc -ne 0 ]] || rc=1
+            done
+            return "$rc"
             ;;
         gui)
             if ! compgen -G 'tests/gui/test_*.py' >/dev/null; then
