@@ -80,6 +80,13 @@ def allow_online_access_for_batch() -> None:
         bpy.context.preferences.system.use_online_access = True
 
 
+def system_network_timeout() -> float | None:
+    """Blender's own network timeout (Preferences > System > Network, 4.2+), if set."""
+    system = bpy.context.preferences.system
+    value = getattr(system, "network_timeout", 0)
+    return float(value) if value else None
+
+
 def online_access_allowed() -> bool:
     """Blender 4.2+ has a user setting forbidding network access; earlier ones do not."""
     if version() < (4, 2, 0):

@@ -9,10 +9,10 @@ import bpy
 from bpy.props import StringProperty
 
 from ..core.cache import Cache
-from ..core.params import default_export_parameters, default_parameters
 from ..core.photo import photo_mime
 from ..core.stages import JobSpec
 from . import compat, runtime
+from .props import choices
 
 if TYPE_CHECKING:
     from bpy.stub_internal.rna_enums import OperatorReturnItems as OperatorReturn
@@ -28,12 +28,9 @@ def needs_network(context: bpy.types.Context) -> bool:
     return prefs is None or prefs.service != "sandbox"
 
 
-class AVATAR_IMPORTER_OT_create(bpy.types.Operator):
-    """Create an avatar from the photo and import it when it is ready"""
-
-    bl_idname = "avatar_importer.create"
-    bl_label = "Create Avatar"
-    bl_options = {"REGISTER"}
+class NetworkOperator(bpy.types.Operator):
+    """Base of every operator that talks to the service: disabled while Blender's online
+    access is off (the local sandbox needs no network)."""
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -41,6 +38,14 @@ class AVATAR_IMPORTER_OT_create(bpy.types.Operator):
             cls.poll_message_set(OFFLINE_MESSAGE)
             return False
         return True
+
+
+class AVATAR_IMPORTER_OT_create(NetworkOperator):
+    """Create an avatar from the photo and import it when it is ready"""
+
+    bl_idname = "avatar_importer.create"
+    bl_label = "Create Avatar"
+    bl_options = {"REGISTER"}
 
     def execute(self, context: bpy.types.Context) -> set[OperatorReturn]:
         opts = context.scene.avatar_importer
@@ -57,9 +62,10 @@ class AVATAR_IMPORTER_OT_create(bpy.types.Operator):
         if photo_mime(head) is None:
             self.report({"ERROR"}, f"Photo {photo.name} is not a JPEG or PNG image")
             return {"CANCELLED"}
+        picked = choices(opts)
         spec = JobSpec(photo=photo, name=opts.avatar_name or photo.stem,
-                       subtype=opts.subtype, parameters=default_parameters(),
-                       export_parameters=default_export_parameters())
+                       subtype=opts.subtype, parameters=picked.parameters(),
+                       export_parameters=picked.export_parameters())
         try:
             runtime.submit(runtime.preferences(), spec)
         except Exception as exc:  # configuration errors: missing credentials, bad URL

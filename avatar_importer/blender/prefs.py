@@ -34,8 +34,10 @@ class AVATAR_IMPORTER_AP_preferences(bpy.types.AddonPreferences):
                               description="Leave empty for the default per-user cache")
     poll_interval: FloatProperty(name="Poll Interval", default=5.0,  # type: ignore[valid-type]
                                  min=1.0, max=60.0, unit="TIME_ABSOLUTE")
-    timeout: FloatProperty(name="Network Timeout", default=60.0,  # type: ignore[valid-type]
-                           min=5.0, max=600.0, unit="TIME_ABSOLUTE")
+    timeout: FloatProperty(name="Network Timeout", default=0.0,  # type: ignore[valid-type]
+                           min=0.0, max=600.0, unit="TIME_ABSOLUTE",
+                           description="0 uses Blender's network timeout "
+                           "(Preferences > System > Network), else 60 s")
     sandbox_compute_seconds: FloatProperty(  # type: ignore[valid-type]
         name="Sandbox Compute Time", default=3.0, min=0.0, max=120.0)
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import bpy
 
-from . import compat, operators, panel, prefs, props, runtime
+from . import browse, browse_ops, catalogue, compat, operators, panel, prefs, props, runtime
 
 CLASSES: tuple[type, ...] = (
     prefs.AVATAR_IMPORTER_AP_preferences,
     props.AVATAR_IMPORTER_PG_options,
     *operators.CLASSES,
-    panel.VIEW3D_PT_avatar_importer,
+    *browse_ops.CLASSES,
+    *panel.CLASSES,
 )
 
 
@@ -23,10 +24,13 @@ def register() -> None:
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     props.register_props()
+    catalogue.load_cached()
 
 
 def unregister() -> None:
     runtime.shutdown()
+    browse.reset()
+    catalogue.reset()
     props.unregister_props()
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)

@@ -2,14 +2,15 @@
 
 Threading rules: everything here runs on Blender's main thread (operators, the timer,
 register/unregister). Worker threads live inside the job engines (see core/engine.py)
-and reach this module only through the engines' event queues, which ``pump_tick``
-drains. Nothing here blocks: the timer applies events within ``TICK_BUDGET`` and runs
-at most one glTF import per tick.
+and the task runner (core/tasks.py) and reach this module only through their queues,
+which ``pump_tick`` drains. Nothing here blocks: the timer applies events within
+``TICK_BUDGET`` and runs at most one glTF import per tick.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections import deque
 from pathlib import Path
@@ -19,8 +20,9 @@ import bpy
 
 from ..core.cache import ENV_CACHE, Cache, default_cache_root
 from ..core.engine import JobEngine
-from ..core.settings import ServiceSettings
+from ..core.settings import ENV_CLIENT_ID, ENV_CLIENT_SECRET, ServiceSettings
 from ..core.stages import JobSpec, JobState
+from ..core.tasks import OnDone, TaskRunner
 from . import compat
 from .wiring import build_engine
 
@@ -34,6 +36,8 @@ TICKS: deque[tuple[float, str]] = deque(maxlen=20000)
 class _State:
     engines: dict[tuple[str, ...], JobEngine] = {}
     sandbox: Any = None
+    tasks: TaskRunner | None = None
+    soon: list[Any] = []  # one-shot timers still registered
     last_status: str | None = None
     last_redraw: float = 0.0
 
@@ -44,7 +48,6 @@ def preferences() -> Any:
 
 
 def cache_root(prefs: Any = None) -> Path:
-    import os
     if os.environ.get(ENV_CACHE):
         return default_cache_root()
     cache_dir = str(prefs.cache_dir) if prefs is not None else ""
@@ -66,10 +69,13 @@ def settings_from_prefs(prefs: Any) -> ServiceSettings:
         sandbox = ensure_sandbox(getattr(prefs, "sandbox_compute_seconds", 3.0))
         return ServiceSettings(service="sandbox", base_url=sandbox.base_url,
                                client_id="sandbox", client_secret="sandbox")
+    env = os.environ  # environment variables override the preferences (headless use)
     return ServiceSettings(
-        service="avatarsdk", base_url=prefs.base_url, client_id=prefs.client_id,
-        client_secret=prefs.client_secret, player=prefs.player_id or None,
-        timeout=float(prefs.timeout)).with_env()
+        service="avatarsdk", base_url=prefs.base_url,
+        client_id=env.get(ENV_CLIENT_ID) or prefs.client_id,
+        client_secret=env.get(ENV_CLIENT_SECRET) or prefs.client_secret,
+        player=prefs.player_id or None,
+        timeout=float(prefs.timeout) or compat.system_network_timeout() or 60.0)
 
 
 def engine_for(prefs: Any) -> JobEngine:
@@ -95,6 +101,26 @@ def submit(prefs: Any, spec: JobSpec) -> JobState:
     return state
 
 
+def call_soon(fn: Any) -> None:
+    """Run ``fn()`` on the main thread at the next timer tick, outside ``draw``."""
+
+    def once() -> None:
+        if once in _State.soon:
+            _State.soon.remove(once)
+        fn()
+
+    _State.soon.append(once)
+    bpy.app.timers.register(once, first_interval=0.0)
+
+
+def run_task(fn: Any, on_done: OnDone) -> None:
+    """Run ``fn`` on a worker thread; ``on_done(result, error)`` follows on the main thread."""
+    if _State.tasks is None:
+        _State.tasks = TaskRunner()
+    _State.tasks.submit(fn, on_done)
+    ensure_timer()
+
+
 def all_jobs() -> list[JobState]:
     return [job for engine in _State.engines.values() for job in engine.jobs.values()]
 
@@ -112,12 +138,18 @@ def dismiss(job_id: str) -> None:
             del engine.jobs[job_id]
 
 
+def notify(message: str, level: str = "INFO") -> None:
+    """An operator report from outside an operator (timer, task callback)."""
+    print(f"avatar_importer: {message}")
+    with contextlib.suppress(Exception):  # no window (headless): the print is the report
+        bpy.ops.avatar_importer.notify(message=message, level=level)  # type: ignore[attr-defined]
+
+
 def _on_event(state: JobState, event: Any) -> None:
     if event.kind == "imported" and state.result is not None:
-        print(f"avatar_importer: {state.spec.name} imported into "
-              f"{state.result.collection_name}")
-    elif event.kind == "failed":
-        print(f"avatar_importer: {state.spec.name} failed: {state.error}")
+        notify(f"{state.spec.name} imported into {state.result.collection_name}")
+    elif state.stage.value == "failed" and event.kind in ("failed", "imported"):
+        notify(f"{state.spec.name} failed: {state.error}", "ERROR")
 
 
 # -- the timer pump -------------------------------------------------------------------
@@ -133,14 +165,18 @@ def pump_tick() -> float | None:
         if engine.last_was_import:
             importing = True
             break
+    if _State.tasks is not None and not importing:
+        applied += _State.tasks.drain()
     spent = time.perf_counter() - start
     if applied:
         TICKS.append((spent, "import" if importing else "events"))
     if applied or time.monotonic() - _State.last_redraw >= 1.0:  # elapsed time keeps moving
         _State.last_redraw = time.monotonic()
         _redraw()
-    if not any(e.active() for e in _State.engines.values()):
+    tasks_busy = _State.tasks is not None and _State.tasks.busy()
+    if not tasks_busy and not any(e.active() for e in _State.engines.values()):
         _status(None)
+        _redraw()
         return None
     return TICK_INTERVAL
 
@@ -176,6 +212,13 @@ def shutdown() -> None:
     """Stop every worker and timer (unregister)."""
     if bpy.app.timers.is_registered(pump_tick):
         bpy.app.timers.unregister(pump_tick)
+    for once in _State.soon:
+        if bpy.app.timers.is_registered(once):
+            bpy.app.timers.unregister(once)
+    _State.soon.clear()
+    if _State.tasks is not None:
+        _State.tasks.shutdown(wait=True)
+        _State.tasks = None
     for engine in _State.engines.values():
         engine.shutdown(wait=True)
     _State.engines.clear()

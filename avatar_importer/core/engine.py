@@ -93,6 +93,21 @@ class JobEngine:
         record["state"] = "active"
         return self._start(record)
 
+    def import_existing(self, avatar_code: str, spec: JobSpec, *, player: str | None = None,
+                        export_code: str | None = None) -> JobState:
+        """Import an avatar computed earlier (from the user's list): wait for its export,
+        download it unless cached, import. No upload, no recompute."""
+        record: dict[str, Any] = {
+            "id": uuid.uuid4().hex[:12], "state": "active", "stage": "waiting",
+            "spec": spec.to_record(), "created": time.time(), **self.service.record(),
+            "avatar_code": avatar_code}
+        if player:
+            record["player"] = player
+        if export_code:
+            record["export_code"] = export_code
+        self.cache.save_job(record)
+        return self._start(record)
+
     def cancel(self, job_id: str) -> None:
         state = self.jobs.get(job_id)
         if state is None or state.stage.final:

@@ -12,7 +12,7 @@ from typing import Any
 
 from .avatarsdk import AvatarSdkClient, Export
 from .errors import InputError, NotFoundError, RemoteJobFailed
-from .service import ExportPlan, JobContext
+from .service import ExportPlan, JobContext, RemoteAvatar
 from .stages import Stage
 from .transport import ProgressFn
 
@@ -116,3 +116,24 @@ class MetaPersonService:
 
     def close(self) -> None:
         self.client.close()
+
+    # -- browsing ---------------------------------------------------------------------
+
+    def discover(self, subtype: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        return (self.client.available_parameters(subtype),
+                self.client.available_export_parameters(subtype))
+
+    def list_avatars(self, page: int = 1) -> tuple[list[RemoteAvatar], bool]:
+        avatars, more = self.client.list_avatars(page)
+        return [RemoteAvatar(a.code, a.name, a.status, a.created_on, a.thumbnail)
+                for a in avatars], more
+
+    def delete_avatar(self, code: str) -> None:
+        self.client.delete_avatar(code)
+
+    def reexport(self, code: str, export_parameters: dict[str, Any]) -> str:
+        return self.client.create_export(code, export_parameters).code
+
+    def fetch_thumbnail(self, avatar: RemoteAvatar, dest: Path) -> None:
+        if avatar.thumbnail:
+            self.client.download(avatar.thumbnail, dest, max_bytes=20 * 1024 * 1024)

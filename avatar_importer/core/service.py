@@ -67,6 +67,33 @@ class AvatarService(Protocol):
 
     def close(self) -> None: ...
 
+    # -- browsing (UI tasks, on worker threads) ------------------------------------
+
+    def discover(self, subtype: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(computation parameters, export parameters) the service offers."""
+        ...
+
+    def list_avatars(self, page: int = 1) -> tuple[list[RemoteAvatar], bool]: ...
+
+    def delete_avatar(self, code: str) -> None: ...
+
+    def reexport(self, code: str, export_parameters: dict[str, Any]) -> str:
+        """Start a new export of an existing avatar (no recompute); its code."""
+        ...
+
+    def fetch_thumbnail(self, avatar: RemoteAvatar, dest: Path) -> None: ...
+
+
+@dataclass(frozen=True)
+class RemoteAvatar:
+    """One of the user's avatars on the service, as listed."""
+
+    code: str
+    name: str
+    status: str
+    created_on: str = ""
+    thumbnail: str = ""
+
 
 @dataclass
 class JobContext:

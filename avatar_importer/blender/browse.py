@@ -1,0 +1,161 @@
+"""What the panel browses: the user's avatars on the service (with thumbnails), jobs left
+unfinished by a crash or restart, and the preview of the chosen photo.
+
+Main thread only. Every listing, download and file scan runs as a background task
+(``runtime.run_task``); ``draw`` only reads the state kept here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import bpy
+
+from ..core.cache import Cache
+from ..core.service import RemoteAvatar
+from . import compat, runtime
+
+
+class _Browse:
+    avatars: list[RemoteAvatar] = []
+    page: int = 1
+    has_next: bool = False
+    loading: bool = False
+    error: str = ""
+    interrupted: list[dict[str, Any]] = []
+    interrupted_requested: bool = False
+    previews: Any = None
+
+
+def _previews() -> Any:
+    if _Browse.previews is None:
+        import bpy.utils.previews
+        _Browse.previews = bpy.utils.previews.new()
+    return _Browse.previews
+
+
+def icon_for(key: str) -> int:
+    pcoll = _Browse.previews
+    if pcoll is None or key not in pcoll:
+        return 0
+    return int(pcoll[key].icon_id)
+
+
+# -- the photo preview --------------------------------------------------------------
+
+
+def photo_key(path: str) -> str:
+    return f"photo:{path}"
+
+
+def load_photo_preview(path: str) -> None:
+    """Property update callback: Blender makes the preview lazily, off the main thread."""
+    full = bpy.path.abspath(path) if path else ""
+    if full and Path(full).is_file() and photo_key(full) not in _previews():
+        _previews().load(photo_key(full), full, "IMAGE")
+
+
+# -- jobs left unfinished ------------------------------------------------------------
+
+
+def request_interrupted(force: bool = False) -> None:
+    """Safe from ``draw``: schedules a background scan of the job records."""
+    if _Browse.interrupted_requested and not force:
+        return
+    _Browse.interrupted_requested = True
+    runtime.call_soon(_scan_interrupted)
+
+
+def _scan_interrupted() -> None:
+    prefs = runtime.preferences()
+    cache = Cache(runtime.cache_root(prefs))
+    running = {j.id for j in runtime.all_jobs()}
+    service = prefs.service if prefs is not None else "sandbox"
+
+    def scan() -> list[dict[str, Any]]:
+        return [r for r in cache.unfinished_jobs()
+                if r.get("id") not in running and r.get("service") == service]
+
+    def done(result: Any, error: BaseException | None) -> None:
+        _Browse.interrupted = list(result or [])
+
+    runtime.run_task(scan, done)
+
+
+def interrupted() -> list[dict[str, Any]]:
+    return _Browse.interrupted
+
+
+def forget_interrupted(job_id: str) -> None:
+    _Browse.interrupted = [r for r in _Browse.interrupted if r.get("id") != job_id]
+
+
+# -- my avatars ----------------------------------------------------------------------
+
+
+def refresh_avatars(page: int = 1) -> None:
+    prefs = runtime.preferences()
+    engine = runtime.engine_for(prefs)
+    service = engine.service
+    thumbs = engine.cache.root / "thumbnails"
+    _Browse.loading, _Browse.error = True, ""
+
+    def fetch() -> tuple[list[RemoteAvatar], bool]:
+        return service.list_avatars(page)
+
+    def done(result: Any, error: BaseException | None) -> None:
+        _Browse.loading = False
+        if error is not None:
+            _Browse.error = str(error)
+            return
+        _Browse.avatars, _Browse.has_next = result
+        _Browse.page = page
+        for avatar in _Browse.avatars:
+            _thumbnail(service, avatar, thumbs)
+
+    runtime.run_task(fetch, done)
+
+
+def _thumbnail(service: Any, avatar: RemoteAvatar, folder: Path) -> None:
+    key = f"thumb:{avatar.code}"
+    path = folder / f"{avatar.code}.png"
+    if key in _previews():
+        return
+    if path.is_file():
+        _previews().load(key, str(path), "IMAGE")
+        return
+    if not avatar.thumbnail or avatar.status != "Completed":
+        return
+
+    def fetch() -> None:
+        service.fetch_thumbnail(avatar, path)
+
+    def done(_result: Any, error: BaseException | None) -> None:
+        if error is None and path.is_file() and key not in _previews():
+            _previews().load(key, str(path), "IMAGE")
+
+    runtime.run_task(fetch, done)
+
+
+def avatars() -> list[RemoteAvatar]:
+    return _Browse.avatars
+
+
+def listing_state() -> tuple[int, bool, bool, str]:
+    return _Browse.page, _Browse.has_next, _Browse.loading, _Browse.error
+
+
+def network_allowed() -> bool:
+    prefs = runtime.preferences()
+    return prefs is None or prefs.service == "sandbox" or compat.online_access_allowed()
+
+
+def reset() -> None:
+    """Unregister: drop previews and lists (the next session starts clean)."""
+    if _Browse.previews is not None:
+        bpy.utils.previews.remove(_Browse.previews)
+        _Browse.previews = None
+    _Browse.avatars, _Browse.interrupted = [], []
+    _Browse.interrupted_requested = _Browse.loading = False
+    _Browse.error = ""
