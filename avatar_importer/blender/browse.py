@@ -42,6 +42,12 @@ def icon_for(key: str) -> int:
     return int(pcoll[key].icon_id)
 
 
+def has_preview(key: str) -> bool:
+    """Whether a preview with pixels is loaded (icon ids stay 0 without a GPU)."""
+    pcoll = _Browse.previews
+    return pcoll is not None and key in pcoll and tuple(pcoll[key].image_size) != (0, 0)
+
+
 # -- the photo preview --------------------------------------------------------------
 
 
