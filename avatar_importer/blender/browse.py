@@ -26,6 +26,8 @@ class _Browse:
     interrupted: list[dict[str, Any]] = []
     interrupted_requested: bool = False
     previews: Any = None
+    cache_size: int | None = None
+    cache_size_requested: bool = False
 
 
 def _previews() -> Any:
@@ -152,6 +154,29 @@ def listing_state() -> tuple[int, bool, bool, str]:
     return _Browse.page, _Browse.has_next, _Browse.loading, _Browse.error
 
 
+def request_cache_size(force: bool = False) -> None:
+    """Safe from ``draw``: measures the cache folder in the background."""
+    if _Browse.cache_size_requested and not force:
+        return
+    _Browse.cache_size_requested = True
+    runtime.call_soon(measure_cache)
+
+
+def measure_cache() -> None:
+    cache = Cache(runtime.cache_root(runtime.preferences()))
+
+    def done(result: Any, error: BaseException | None) -> None:
+        _Browse.cache_size = None if error is not None else int(result)
+
+    _Browse.cache_size = None
+    runtime.run_task(cache.size_bytes, done)
+
+
+def cache_size_text() -> str:
+    size = _Browse.cache_size
+    return "measuring..." if size is None else f"{size / 1e6:.1f} MB"
+
+
 def network_allowed() -> bool:
     prefs = runtime.preferences()
     return prefs is None or prefs.service == "sandbox" or compat.online_access_allowed()
@@ -164,4 +189,5 @@ def reset() -> None:
         _Browse.previews = None
     _Browse.avatars, _Browse.interrupted = [], []
     _Browse.interrupted_requested = _Browse.loading = False
+    _Browse.cache_size, _Browse.cache_size_requested = None, False
     _Browse.error = ""

@@ -11,7 +11,7 @@ from bpy.props import StringProperty
 from ..core.cache import Cache
 from ..core.photo import photo_mime
 from ..core.stages import JobSpec
-from . import compat, runtime
+from . import browse, compat, runtime
 from .props import choices
 
 if TYPE_CHECKING:
@@ -114,6 +114,7 @@ class AVATAR_IMPORTER_OT_clear_cache(bpy.types.Operator):
             self.report({"ERROR"}, "Wait for running avatar jobs to finish first")
             return {"CANCELLED"}
         Cache(runtime.cache_root(runtime.preferences())).clear()
+        browse.request_cache_size(force=True)
         self.report({"INFO"}, "Avatar cache cleared")
         return {"FINISHED"}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import EnumProperty, FloatProperty, StringProperty
 
+from . import browse
 from .runtime import ADDON_ID, cache_root
 
 SERVICE_ITEMS = [
@@ -54,8 +55,9 @@ class AVATAR_IMPORTER_AP_preferences(bpy.types.AddonPreferences):
         row.operator("avatar_importer.reset_player", text="", icon="X")
         box = layout.box()
         box.prop(self, "cache_dir")
+        browse.request_cache_size()
         row = box.row()
-        row.label(text=f"Cache: {cache_root(self)}")
+        row.label(text=f"Cache: {cache_root(self)} ({browse.cache_size_text()})")
         row.operator("avatar_importer.clear_cache", icon="TRASH")
         layout.prop(self, "poll_interval")
         layout.prop(self, "timeout")

@@ -141,6 +141,21 @@ def test_interrupted_jobs_resume_and_discard(ui, tmp_path):
     assert cache.load_job("resume0001")["state"] == "done"
 
 
+def test_cache_size_and_clear_cache(ui):
+    runtime, browse, _catalogue = ui
+    create(runtime, "Ada")
+    browse.measure_cache()  # what the preferences' draw schedules
+    pump(runtime, lambda: browse.cache_size_text().endswith("MB"))
+    before = browse._Browse.cache_size
+    assert before and before > 10_000
+    bpy.ops.avatar_importer.clear_cache()
+    browse.measure_cache()
+    pump(runtime, lambda: browse.cache_size_text().endswith("MB"))
+    assert browse._Browse.cache_size < before
+    cache = Path(runtime.cache_root(runtime.preferences()))
+    assert not (cache / "static").exists() and not (cache / "exports").exists()
+
+
 def test_photo_preview_follows_the_chosen_photo(ui, tmp_path):
     _runtime, browse, _catalogue = ui
     photo = tmp_path / "Other.png"
