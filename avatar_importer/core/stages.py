@@ -73,6 +73,8 @@ class JobSpec:
     pipeline: str = "metaperson_2.0"
     parameters: dict[str, Any] = field(default_factory=dict)
     export_parameters: dict[str, Any] = field(default_factory=dict)
+    #: service-specific inputs that are not secrets (e.g. Avaturn's side photos, body type)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -82,6 +84,7 @@ class JobSpec:
             "pipeline": self.pipeline,
             "parameters": self.parameters,
             "export_parameters": self.export_parameters,
+            "extra": self.extra,
         }
 
     @classmethod
@@ -94,6 +97,7 @@ class JobSpec:
             pipeline=str(data.get("pipeline") or "metaperson_2.0"),
             parameters=dict(data.get("parameters") or {}),
             export_parameters=dict(data.get("export_parameters") or {}),
+            extra=dict(data.get("extra") or {}),
         )
 
 
