@@ -1,0 +1,1 @@
+"""Helpers of ``scripts/bench.py`` (benchmarks against the loopback sandbox; not tests)."""
