@@ -12,6 +12,7 @@ from typing import Any
 
 from .avatarsdk import AvatarSdkClient, Export
 from .errors import InputError, NotFoundError, RemoteJobFailed
+from .photo import check_photo
 from .service import ExportPlan, JobContext, RemoteAvatar
 from .stages import Stage
 from .transport import ProgressFn
@@ -40,6 +41,7 @@ class MetaPersonService:
         spec = ctx.spec
         if spec.photo is None:
             raise InputError("No photo was given for the new avatar")
+        check_photo(spec.photo)  # a bad photo costs no sign-in and no request
         ctx.stage(Stage.AUTHENTICATE)
         self.client.header()
         player = self.client.ensure_player()
@@ -50,11 +52,12 @@ class MetaPersonService:
             parameters=spec.parameters, export_parameters=spec.export_parameters,
             cancel=ctx.cancel)
         ctx.remember(avatar_code=avatar.code)
+        ctx.notes["fresh_upload"] = True  # the answer already said "Uploading"
 
     def wait_computed(self, ctx: JobContext) -> None:
         code = ctx.record["avatar_code"]
         deadline = ctx.deadline("Avatar computation", ctx.deadlines.compute)
-        first = True
+        first = not ctx.notes.pop("fresh_upload", False)  # a resumed job asks at once
         while True:
             if not first:
                 ctx.sleep(ctx.poll_interval)
@@ -97,7 +100,8 @@ class MetaPersonService:
                     raise RemoteJobFailed(
                         f"The service could not export the avatar (status {export.status})")
             deadline.check()
-            ctx.sleep(ctx.poll_interval)
+            # exports usually follow the avatar within seconds: ask sooner than for it
+            ctx.sleep(min(ctx.poll_interval, 2.0))
 
     def _pick_export(self, code: str, wanted: str | None, cancel: threading.Event,
                      player: str | None) -> Export | None:

@@ -107,6 +107,8 @@ class JobContext:
     record: dict[str, Any]
     poll_interval: float = 5.0
     deadlines: Deadlines = field(default_factory=Deadlines)
+    #: transient facts between a service's steps in this run (never saved)
+    notes: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
         if self.cancel.is_set():
@@ -146,5 +148,14 @@ class _Deadline:
     def check(self) -> None:
         if time.monotonic() > self.until:
             raise DeadlineExceeded(
-                f"{self.what} did not finish within {self.seconds / 60:.0f} minutes; the "
+                f"{self.what} did not finish within {duration_text(self.seconds)}; the "
                 "job is kept and can be resumed later")
+
+
+def duration_text(seconds: float) -> str:
+    """``45 minutes``, ``90 seconds``, ``1 minute``: deadlines in words (never "0 minutes")."""
+    if seconds < 60 or (seconds < 120 and round(seconds) % 60):
+        value, unit = max(1, round(seconds)), "second"
+    else:
+        value, unit = max(1, round(seconds / 60)), "minute"
+    return f"{value} {unit}{'' if value == 1 else 's'}"
