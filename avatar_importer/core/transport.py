@@ -6,12 +6,15 @@ Retry policy (one place, documented here):
 * ``429 Too Many Requests``: wait ``Retry-After`` seconds when the header is present
   (capped at ``RetryPolicy.max_retry_after``), else the backoff below; up to
   ``throttle_attempts`` tries, then :class:`ThrottledError`.
-* ``500 502 503 504`` and connection errors (refused, reset, read timeout): capped
-  exponential backoff with jitter, ``base * 2**n`` capped at ``cap``, each wait scaled by a
-  random factor in ``[1 - jitter, 1]``; up to ``max_attempts`` tries, then
+* ``500 502 503 504`` and connection errors (refused, reset, read timeout, a body cut
+  short): capped exponential backoff with jitter, ``base * 2**n`` capped at ``cap``, each
+  wait scaled by a random factor in ``[1 - jitter, 1]``; up to ``max_attempts`` tries, then
   :class:`ServerError` / :class:`NetworkError`. Non-idempotent requests (POST) are retried
   only where the server cannot have acted: connection refused, 429, 502, 503, 504 -
   never after a 500 or a read timeout, which could create a second paid avatar.
+* A ``2xx`` answer that is not the JSON it should be (malformed, an HTML page from a proxy
+  or a Wi-Fi sign-in page) is asked for again like a ``5xx`` when the request is
+  idempotent (:meth:`Transport.json`), then is a :class:`ProtocolError`.
 * ``401``: the token provider renews the token once and the request is sent again; a
   second 401 is an :class:`AuthenticationError`.
 * Anything else ``>= 400``: a typed :class:`ApiError` subclass carrying the server's
@@ -20,8 +23,13 @@ Retry policy (one place, documented here):
 Secrets: the ``Authorization`` header is attached only to URLs with the same scheme, host
 and port as the API base URL, so static files or export files on another host never see
 the bearer token. Redirects are not followed blindly: ``requests`` drops the header when a
-redirect changes host, and we refuse to follow a redirect to plain ``http`` elsewhere.
+redirect changes host or port, and a redirect to plain ``http`` anywhere but a loopback
+address (or to any other scheme) is refused before it is followed (:class:`ProtocolError`).
 Plain ``http://`` base URLs are refused unless they point at a loopback address.
+
+Downloads write to a temporary file beside the target named by
+:func:`~.cache.partial_path` (it carries the writer's host and process id, so a later run
+can sweep what a killed process left behind) and rename it into place when complete.
 
 Thread safety: a :class:`Transport` may be shared by worker threads; it holds a
 ``requests.Session`` per thread. It never touches Blender data.
@@ -35,15 +43,16 @@ import os
 import random
 import threading
 import time
-import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 
+from .cache import partial_path
 from .errors import (
     ApiError,
     AuthenticationError,
@@ -61,8 +70,12 @@ from .errors import (
 
 USER_AGENT = "avatar_importer (Blender add-on)"
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+#: the body of an answer broke off while ``requests`` read it (non-streamed requests)
+_BODY_ERRORS = (requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError)
 SAFE_POST_RETRY_STATUSES = frozenset({502, 503, 504})
-CHUNK = 16 * 1024  # small reads: a cancel is seen within one chunk, even on slow links
+CHUNK = 64 * 1024  # largest piece read at once; pieces come as they arrive (_body_pieces)
 
 
 @dataclass(frozen=True)
@@ -126,18 +139,37 @@ def server_detail(resp: requests.Response) -> str:
     try:
         body = resp.json()
     except ValueError:
-        text = (resp.text or "").strip()
+        text = " ".join((resp.text or "").split())
         if text.lower().startswith(("<!doctype", "<html")):
-            return f"an HTML page instead of JSON (HTTP {resp.status_code})"
-        return text[:200]
+            return (f"an HTML page instead of JSON (HTTP {resp.status_code}): a proxy or a "
+                    "Wi-Fi sign-in page may be in the way")
+        return text[:120] + ("..." if len(text) > 120 else "")
     if isinstance(body, dict):
         if "detail" in body:
             detail = body["detail"]
+            if isinstance(detail, list) and detail:  # 422 {"detail": [{"loc","msg","type"}]}
+                return validation_detail(detail)[:300]
             return detail if isinstance(detail, str) else json.dumps(detail)[:300]
         msgs = [f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}"
                 for k, v in body.items()]
         return "; ".join(msgs)[:300]
     return json.dumps(body)[:200]
+
+
+def validation_detail(errors: list[Any]) -> str:
+    """``[{"loc": ["body", "user_id"], "msg": "field required"}]`` -> ``user_id: field
+    required`` (the request part - body, query, path, header - is left out of the place)."""
+    msgs = []
+    for err in errors:
+        if not isinstance(err, dict):
+            msgs.append(str(err))
+            continue
+        loc = [str(p) for p in err.get("loc") or ()]
+        if len(loc) > 1 and loc[0] in {"body", "query", "path", "header"}:
+            loc = loc[1:]
+        msg = str(err.get("msg") or err.get("type") or "invalid")
+        msgs.append(f"{'.'.join(loc)}: {msg}" if loc else msg)
+    return "; ".join(msgs)
 
 
 _ERRORS: dict[int, tuple[type[ApiError], str]] = {
@@ -147,6 +179,7 @@ _ERRORS: dict[int, tuple[type[ApiError], str]] = {
     403: (PermissionDeniedError, "Access denied: the plan may lack this feature, or the "
           "avatar belongs to another player"),
     404: (NotFoundError, "Not found on the service (deleted?)"),
+    422: (BadRequestError, "The service rejected the request's data"),
     429: (ThrottledError, "The service is throttling requests; try again later"),
 }
 
@@ -221,6 +254,23 @@ class Transport:
         elif cancel.wait(seconds):
             raise Cancelled()
 
+    @staticmethod
+    def _check_redirect(resp: requests.Response, *args: Any, **kwargs: Any) -> None:
+        """Response hook: refuse a redirect to plain http (unless loopback) or another
+        scheme before ``requests`` follows it."""
+        if not resp.is_redirect:
+            return
+        target = urljoin(resp.url, resp.headers.get("Location", ""))
+        parts = urlsplit(target)
+        if parts.scheme == "https" or (parts.scheme == "http"
+                                       and is_loopback(parts.hostname or "")):
+            return
+        resp.close()
+        raise ProtocolError(
+            f"The service redirected {_short(resp.url)} to {_short(target)!s} over "
+            f"{parts.scheme or 'no'} scheme; only https redirects are followed",
+            status=resp.status_code, url=_redact(resp.url))
+
     def _headers(self, url: str, extra: Mapping[str, str] | None, rejected: str | None,
                  authorized: bool) -> dict[str, str]:
         headers = dict(extra or {})
@@ -239,6 +289,7 @@ class Transport:
         params: Mapping[str, Any] | None = None,
         data: Mapping[str, Any] | None = None,
         files: Mapping[str, Any] | None = None,
+        json_body: Any = None,  # sent as a JSON body (e.g. Avaturn's API) when not None
         authorized: bool = True,
         stream: bool = False,
         ok: tuple[int, ...] = (),
@@ -247,7 +298,7 @@ class Transport:
         """Send one logical request, applying the retry policy. Returns a 2xx response
         (or one whose status is in ``ok``); raises a typed error otherwise."""
         url = self.url(path_or_url)
-        idempotent = method.upper() in {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
+        idempotent = method.upper() in IDEMPOTENT
         attempt = throttled = 0
         renewed = False
         rejected: str | None = None
@@ -259,7 +310,8 @@ class Transport:
                 rejected = None
                 resp = self.session().request(
                     method, url, headers=sent, params=params, data=data, files=files,
-                    timeout=self.timeout, stream=stream, allow_redirects=True,
+                    json=json_body, timeout=self.timeout, stream=stream, allow_redirects=True,
+                    hooks={"response": [self._check_redirect]},
                 )
             except requests.exceptions.ConnectionError as exc:
                 refused = isinstance(exc, requests.exceptions.ConnectTimeout) or _refused(exc)
@@ -268,7 +320,7 @@ class Transport:
                     raise NetworkError(_network_message(url, exc)) from None
                 self._wait(self.retry.backoff(attempt - 1), cancel)
                 continue
-            except requests.exceptions.Timeout as exc:
+            except (requests.exceptions.Timeout, *_BODY_ERRORS) as exc:
                 attempt += 1
                 if not idempotent or attempt >= self.retry.max_attempts:
                     raise NetworkError(_network_message(url, exc)) from None
@@ -306,15 +358,24 @@ class Transport:
             raise error_for(resp)
 
     def json(self, method: str, path_or_url: str, **kwargs: Any) -> Any:
-        resp = self.request(method, path_or_url, **kwargs)
-        if resp.status_code == 204 or not resp.content:
-            return None
-        try:
-            return resp.json()
-        except ValueError:
-            raise ProtocolError(
-                f"The service sent something that is not JSON: {server_detail(resp)}",
-                status=resp.status_code, url=_redact(resp.url)) from None
+        """``request`` and decode the JSON answer. An answer that is not JSON is asked for
+        again (idempotent methods only, within ``max_attempts``), then ProtocolError."""
+        idempotent = method.upper() in IDEMPOTENT
+        cancel: threading.Event | None = kwargs.get("cancel")
+        attempt = 0
+        while True:
+            resp = self.request(method, path_or_url, **kwargs)
+            if resp.status_code == 204 or not resp.content:
+                return None
+            try:
+                return resp.json()
+            except ValueError:
+                attempt += 1
+                if not idempotent or attempt >= self.retry.max_attempts:
+                    raise ProtocolError(
+                        f"The service sent something that is not JSON: {server_detail(resp)}",
+                        status=resp.status_code, url=_redact(resp.url)) from None
+                self._wait(self.retry.backoff(attempt - 1), cancel)
 
     # -- downloads --------------------------------------------------------------------
 
@@ -336,7 +397,7 @@ class Transport:
         and the temporary file is removed.
         """
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.part")
+        tmp = partial_path(dest)
         done = 0
         total: int | None = None
         breaks = 0
@@ -360,7 +421,7 @@ class Transport:
                                 f"Download of {_short(url)} is {total} bytes, over the "
                                 f"{max_bytes}-byte limit", url=_short(url))
                         try:
-                            for chunk in resp.iter_content(CHUNK):
+                            for chunk in _body_pieces(resp):
                                 if cancel is not None and cancel.is_set():
                                     raise Cancelled()
                                 fh.write(chunk)
@@ -396,6 +457,28 @@ class Transport:
         finally:
             if tmp.exists():
                 tmp.unlink(missing_ok=True)
+
+
+def _body_pieces(resp: requests.Response) -> Iterator[bytes]:
+    """A streamed body in pieces as they arrive (at most ``CHUNK`` bytes each), so a cancel
+    is seen between two packets even on a very slow link (``iter_content`` blocks until a
+    whole chunk arrived). urllib3's errors are mapped as ``requests`` maps them."""
+    read1 = getattr(resp.raw, "read1", None)
+    if read1 is None:  # urllib3 < 2
+        yield from resp.iter_content(CHUNK)
+        return
+    while True:
+        try:
+            piece = read1(CHUNK, decode_content=True)
+        except urllib3.exceptions.ReadTimeoutError as exc:
+            raise requests.exceptions.ConnectionError(exc) from exc
+        except urllib3.exceptions.ProtocolError as exc:
+            raise requests.exceptions.ChunkedEncodingError(exc) from exc
+        except urllib3.exceptions.DecodeError as exc:
+            raise requests.exceptions.ContentDecodingError(exc) from exc
+        if not piece:
+            return
+        yield piece
 
 
 def _content_total(resp: requests.Response) -> int | None:

@@ -15,7 +15,9 @@ and status codes; see docs/service-apis.md section 1. Specifics of this emulator
 * static resources need no token; with ``separate_static_host`` they are served by a second
   listener, so a client can be checked for not sending ``Authorization`` there;
 * only ``format: glb`` is produced; export archives hold ``avatar/model.glb``;
-* ``/_sandbox/state/`` (GET) and ``/_sandbox/faults/`` (POST JSON) drive it from elsewhere.
+* ``/_sandbox/state/`` (GET) and ``/_sandbox/faults/`` (POST JSON) drive it from elsewhere;
+* the Avaturn API (``/api/v1/...``, its browser-session and file URLs) is emulated by
+  avaturn.py on the same listeners, with the same fault switches.
 
 Threading rules: ``Sandbox.start`` runs each listener's ``serve_forever`` in its own daemon
 thread, and ``ThreadingHTTPServer`` handles every connection in a further daemon thread. All
@@ -61,13 +63,14 @@ from .assets import (
     parse_profile,
     textures_for_glb,
 )
-from .faults import Faults
+from .faults import HTML_PAGE, Faults
 
 PIPELINE = "metaperson_2.0"
 SUBTYPES = ("female", "male")
 MAX_BODY_BYTES = 32 * 1024 * 1024
 CUSTOM_STATIC_PREFIX = f"{STATIC_TEXTURES_PREFIX}/custom"
 _CODE = r"([0-9a-f-]{36})"
+AVATURN_PATHS = ("/api/v1/", "/avaturn")  # handled by avaturn.py (it imports this module)
 
 
 @dataclass
@@ -81,6 +84,11 @@ class SandboxConfig:
     separate_static_host: bool = False  # static resources from a second listener
     page_size: int = 100
     extra_archive_bytes: int = 0  # pad export archives with a stored file this big
+    # the Avaturn API (avaturn.py): project API token, GLB layout ("auto": split-head for
+    # female avatars, else classic; or "classic" / "split_head"), export URL lifetime
+    avaturn_token: str = "sandbox-avaturn"
+    avaturn_layout: str = "auto"
+    avaturn_url_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,7 @@ class RequestRecord:
     player: str | None  # the X-PlayerUID header as sent
     status: int
     listener: str  # "api" or "static"
+    range: str = ""  # the Range header as sent
 
 
 # --- the service's catalogue ------------------------------------------------------------------
@@ -246,6 +255,7 @@ class _ApiError(Exception):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # many clients connect at once (batches, static fetches)
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler],
@@ -334,6 +344,11 @@ class Sandbox:
     def requests_to(self, path_prefix: str) -> list[RequestRecord]:
         with self._log_lock:
             return [r for r in self.requests_log if r.path.startswith(path_prefix)]
+
+    def delete_avatar(self, code: str) -> None:
+        """Remove an avatar as its owner would (tests: "deleted while polling")."""
+        with self._state.lock:
+            self._state.avatars.pop(code, None)
 
     def avatar_status(self, code: str) -> str:
         with self._state.lock:
@@ -523,6 +538,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "AvatarSandbox/1.0"
     timeout = 120  # seconds a kept-alive connection may stay idle
+    disable_nagle_algorithm = True  # no 40 ms delayed-ACK stalls on kept-alive connections
 
     # quiet: the sandbox keeps its own log
     def log_message(self, format: str, *args: Any) -> None:
@@ -557,7 +573,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._body = self._read_body()
             if self.sandbox.faults.latency_seconds > 0:
                 time.sleep(self.sandbox.faults.latency_seconds)
-            fault = self.sandbox.faults.take_request_fault(self._path)
+            stall = self.sandbox.faults.take_stall(self._path)
+            if stall > 0:
+                time.sleep(stall)
+            fault = self.sandbox.faults.take_request_fault(self._path, split.query)
+            if fault is not None and fault.html:
+                self._send_body(fault.status, HTML_PAGE, "text/html; charset=utf-8")
+                return
             if fault is not None:
                 raise _ApiError(fault.status, fault.detail, fault.headers)
             self._dispatch(method)
@@ -577,7 +599,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.sandbox._record(RequestRecord(
             getattr(self, "command", None) or "", split.path, split.query,
             headers.get("Host", ""), "Authorization" in headers, headers.get("X-PlayerUID"),
-            getattr(self, "_status", 0), self.listener))
+            getattr(self, "_status", 0), self.listener, headers.get("Range", "")))
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -593,6 +615,10 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _dispatch(self, method: str) -> None:
+        if self._path.startswith(AVATURN_PATHS):  # the Avaturn API: see avaturn.py
+            from .avaturn import dispatch as avaturn_dispatch
+            avaturn_dispatch(self, method)
+            return
         allowed = []
         for route_method, pattern, name in _ROUTES:
             match = pattern.match(self._path)
@@ -616,12 +642,31 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_json(self, status: int, doc: Any, headers: dict[str, str] | None = None) -> None:
         body = json.dumps(doc, indent=2).encode("utf-8") if status != 204 else b""
+        fault = self.sandbox.faults.take_json_fault(self._path) \
+            if status < 400 and body else None
+        if fault == "malformed":
+            body = body[: len(body) // 2]
         self.send_response(status)
         if status != 204:
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
         for key, value in (headers or {}).items():
             self.send_header(key, value)
+        self.end_headers()
+        if self._method == "HEAD":
+            return
+        if fault in ("truncate", "reset"):
+            self.wfile.write(body[: len(body) // 2])
+            self.close_connection = True
+            if fault == "reset":
+                self._reset_connection()
+            return
+        self.wfile.write(body)
+
+    def _send_body(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self._method != "HEAD":
             self.wfile.write(body)
@@ -666,6 +711,9 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(len(piece) / rate)
         if plan.cut_at is not None and limit < len(body):
             self.close_connection = True
+            if plan.stall > 0:
+                self.wfile.flush()
+                time.sleep(plan.stall)
             if plan.reset:
                 self._reset_connection()
 
@@ -1053,6 +1101,7 @@ def main(argv: list[str] | None = None, *, wait: Callable[[], None] | None = Non
     if config.separate_static_host:
         print(f"static resources at {sandbox.static_base_url}", flush=True)
     print(f"client id: {config.client_id}  client secret: {config.client_secret}", flush=True)
+    print(f"Avaturn API token: {config.avaturn_token}", flush=True)
     print("press Ctrl+C to stop", flush=True)
     try:
         if wait is not None:
