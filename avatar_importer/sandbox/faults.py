@@ -16,7 +16,25 @@ Request faults (every other request, static resources included):
 ``error_next`` (int, 0) and ``error_status`` (int, 500)
     the next N requests get ``error_status`` with ``{"detail": ...}`` (throttling fires first).
 ``error_path_prefix`` (str, "")
-    throttling and errors only hit paths starting with this, e.g. ``"/avatars/"``.
+    every request fault and JSON-body fault in this section and the next only hits paths
+    starting with this, e.g. ``"/avatars/"``. With ``error_next`` set high it makes a
+    permanent error (``error_status`` 401, 402 or 403 get the service's own wording).
+``stall_next`` (int, 0) and ``stall_seconds`` (float, 2.0)
+    the next N requests wait ``stall_seconds`` before they are handled: a client whose read
+    timeout is shorter sees a read timeout (fires before every other fault).
+``redirect_next`` (int, 0) and ``redirect_to`` (str, "")
+    the next N requests get ``302`` with ``Location: <redirect_to><path>[?query]``.
+``html_next`` (int, 0) and ``html_status`` (int, 200)
+    the next N requests get an HTML page with that status, as a proxy or a Wi-Fi sign-in
+    page would send (fires after throttling and errors).
+
+JSON-body faults (successful JSON answers; ``/_sandbox/`` excepted):
+
+``malformed_json_next`` (int, 0)
+    the next N JSON answers carry half of their body (Content-Length matching): not JSON.
+``truncate_next_json`` (int, 0) / ``reset_next_json`` (int, 0)
+    the next N JSON answers declare the full Content-Length but stop after half of the body
+    and close the connection cleanly / reset it (TCP RST).
 
 Token fault:
 
@@ -43,6 +61,12 @@ Download faults (file downloads: export archives, static resources, thumbnails):
 ``reset_next_downloads`` (int, 0)
     the next N downloads send ``truncate_at_bytes`` bytes of the body, then reset the
     connection (TCP RST) abruptly.
+``stall_next_downloads`` (int, 0)
+    the next N downloads send ``truncate_at_bytes`` bytes of the body, then go silent for
+    ``stall_seconds`` and close: a read timeout in the middle of the body.
+
+Test helpers on :class:`~.server.Sandbox` (Python only): ``delete_avatar(code)`` removes an
+avatar as if its owner deleted it (later calls about it answer 404).
 
 Thread safety: every read-modify-write happens under the object's own lock; plain attribute
 assignment from another thread is also fine (one value at a time).
@@ -61,6 +85,18 @@ FAIL_STATUSES = ("Failed", "Timed Out")
 _CONTROL_PREFIX = "/_sandbox/"
 
 
+_STATUS_DETAIL = {
+    401: "Invalid or expired token.",
+    402: "Payment required: the plan's limit of avatars is reached.",
+    403: "You do not have permission to perform this action.",
+    404: "Not found.",
+}
+
+HTML_PAGE = (b"<!DOCTYPE html>\n<html><head><title>Sign in to the Wi-Fi</title></head>"
+             b"<body><h1>Welcome</h1><p>Accept the terms to continue browsing.</p>"
+             b"</body></html>\n")
+
+
 @dataclass(frozen=True)
 class RequestFault:
     """A response to send instead of handling the request."""
@@ -68,6 +104,7 @@ class RequestFault:
     status: int
     detail: str
     headers: dict[str, str]
+    html: bool = False  # send HTML_PAGE instead of a JSON error
 
 
 @dataclass(frozen=True)
@@ -77,6 +114,7 @@ class DownloadPlan:
     bytes_per_second: float | None = None
     cut_at: int | None = None  # stop after this many body bytes
     reset: bool = False  # after cut_at: reset the connection instead of closing it cleanly
+    stall: float = 0.0  # after cut_at: stay silent this long before closing
 
 
 @dataclass
@@ -87,6 +125,15 @@ class Faults:
     error_next: int = 0
     error_status: int = 500
     error_path_prefix: str = ""
+    stall_next: int = 0
+    stall_seconds: float = 2.0
+    redirect_next: int = 0
+    redirect_to: str = ""
+    html_next: int = 0
+    html_status: int = 200
+    malformed_json_next: int = 0
+    truncate_next_json: int = 0
+    reset_next_json: int = 0
     fail_next_avatars: int = 0
     fail_status: str = "Failed"
     export_stuck: bool = False
@@ -95,6 +142,7 @@ class Faults:
     truncate_next_downloads: int = 0
     truncate_at_bytes: int = 1024
     reset_next_downloads: int = 0
+    stall_next_downloads: int = 0
     #: bumped by expire_tokens(); tokens issued under an older epoch are invalid
     token_epoch: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -173,12 +221,36 @@ class Faults:
         with self._lock:
             return self.token_epoch
 
-    def take_request_fault(self, path: str) -> RequestFault | None:
-        if path.startswith(_CONTROL_PREFIX):
-            return None
+    def _hits(self, path: str) -> bool:
+        return not path.startswith(_CONTROL_PREFIX) and path.startswith(self.error_path_prefix)
+
+    def take_stall(self, path: str) -> float:
+        """Seconds to wait before handling this request (the server sleeps, unlocked)."""
         with self._lock:
-            if not path.startswith(self.error_path_prefix):
+            if self.stall_next > 0 and self._hits(path):
+                self.stall_next -= 1
+                return self.stall_seconds
+        return 0.0
+
+    def take_json_fault(self, path: str) -> str | None:
+        """``"malformed"``, ``"truncate"``, ``"reset"`` or None for a successful JSON answer."""
+        with self._lock:
+            if not self._hits(path):
                 return None
+            for name in ("malformed_json_next", "truncate_next_json", "reset_next_json"):
+                if getattr(self, name) > 0:
+                    setattr(self, name, getattr(self, name) - 1)
+                    return name.split("_", 1)[0]
+        return None
+
+    def take_request_fault(self, path: str, query: str = "") -> RequestFault | None:
+        with self._lock:
+            if not self._hits(path):
+                return None
+            if self.redirect_next > 0:
+                self.redirect_next -= 1
+                target = self.redirect_to.rstrip("/") + path + (f"?{query}" if query else "")
+                return RequestFault(302, "Found.", {"Location": target})
             if self.throttle_next > 0:
                 self.throttle_next -= 1
                 headers = {}
@@ -189,7 +261,11 @@ class Faults:
                 return RequestFault(429, detail, headers)
             if self.error_next > 0:
                 self.error_next -= 1
-                return RequestFault(self.error_status, "Sandbox: injected server error.", {})
+                detail = _STATUS_DETAIL.get(self.error_status, "Sandbox: injected server error.")
+                return RequestFault(self.error_status, detail, {})
+            if self.html_next > 0:
+                self.html_next -= 1
+                return RequestFault(self.html_status, "", {}, html=True)
         return None
 
     def take_avatar_outcome(self) -> str:
@@ -205,6 +281,9 @@ class Faults:
             if not path.startswith(self.download_path_prefix):
                 return DownloadPlan()
             rate = self.download_bytes_per_second or None
+            if self.stall_next_downloads > 0:
+                self.stall_next_downloads -= 1
+                return DownloadPlan(rate, self.truncate_at_bytes, stall=self.stall_seconds)
             if self.reset_next_downloads > 0:
                 self.reset_next_downloads -= 1
                 return DownloadPlan(rate, self.truncate_at_bytes, reset=True)
