@@ -26,7 +26,13 @@ from ..core.params import (
     load_json_file,
 )
 from ..core.report import job_report
-from ..core.settings import ENV_CLIENT_ID, ENV_CLIENT_SECRET, SERVICES, ServiceSettings
+from ..core.settings import (
+    ENV_AVATURN_TOKEN,
+    ENV_CLIENT_ID,
+    ENV_CLIENT_SECRET,
+    SERVICES,
+    ServiceSettings,
+)
 from ..core.stages import JobSpec, JobState, Stage
 from . import compat
 from .wiring import build_engine
@@ -35,20 +41,34 @@ from .wiring import build_engine
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="batch_import.py",
-        description="Create avatars from photos with Avatar SDK MetaPerson 2.0 (or the local "
-                    "sandbox) and import them into a .blend.")
-    p.add_argument("--service", choices=SERVICES, default="avatarsdk")
+        description="Create avatars from photos with Avatar SDK MetaPerson 2.0 or Avaturn "
+                    "(or the local sandbox) and import them into a .blend.")
+    p.add_argument("--service", choices=SERVICES, default="avatarsdk",
+                   help="sandbox = Avatar SDK against the local sandbox")
+    p.add_argument("--sandbox", action="store_true",
+                   help="run the chosen service against a local sandbox (no account)")
     p.add_argument("--base-url", default="", help="API base URL (sandbox: started locally "
                    "when omitted)")
-    p.add_argument("--client-id", default="", help=f"or {ENV_CLIENT_ID}")
-    p.add_argument("--client-secret", default="", help=f"or {ENV_CLIENT_SECRET}")
-    p.add_argument("--player", default="", help="player code to reuse (else remembered/new)")
+    p.add_argument("--client-id", default="", help=f"Avatar SDK; or {ENV_CLIENT_ID}")
+    p.add_argument("--client-secret", default="", help=f"Avatar SDK; or {ENV_CLIENT_SECRET}")
+    p.add_argument("--token", "--api-token", dest="api_token", default="",
+                   help=f"Avaturn project API token; or {ENV_AVATURN_TOKEN}")
+    p.add_argument("--player", default="", help="player code (Avatar SDK) or user id "
+                   "(Avaturn) to reuse; else the remembered one, or a new one")
     p.add_argument("--pipeline", default="metaperson_2.0")
     p.add_argument("--subtype", choices=("male", "female"), default="female")
     p.add_argument("--photo", action="append", default=[], type=Path,
                    help="photo (JPEG/PNG); repeat for several avatars, computed at once")
     p.add_argument("--name", action="append", default=[],
                    help="avatar name per --photo (default: the photo's file name)")
+    p.add_argument("--side-photo", action="append", default=[], type=Path,
+                   help="Avaturn: a side photo; give it twice (left, right)")
+    p.add_argument("--body-type", choices=("male", "female"),
+                   help="Avaturn: body type (default: --subtype)")
+    p.add_argument("--telephoto", action="store_true",
+                   help="Avaturn: the photos were taken with a telephoto lens")
+    p.add_argument("--avatar-id", action="append", default=[],
+                   help="import an existing avatar by its id/code (repeatable)")
     p.add_argument("--parameters", type=Path, help="computation parameters JSON file")
     p.add_argument("--export-parameters", type=Path, help="export parameters JSON file")
     p.add_argument("--cache-dir", type=Path, help="cache directory (default: "
@@ -65,8 +85,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="reference textures in the cache instead of packing them")
     p.add_argument("--sandbox-compute-seconds", type=float, default=3.0)
     args = p.parse_args(argv)
-    if not args.photo and not args.resume:
-        p.error("give at least one --photo (or --resume)")
+    if not args.photo and not args.resume and not args.avatar_id:
+        p.error("give at least one --photo (or --avatar-id, or --resume)")
+    if args.side_photo and len(args.side_photo) != 2:
+        p.error("give --side-photo twice (two side photos), or not at all")
+    if args.side_photo and args.service != "avaturn":
+        p.error("--side-photo is for --service avaturn")
+    if args.service == "avaturn" and args.photo and not args.side_photo:
+        p.error("Avaturn needs two side photos with the frontal --photo: --side-photo twice")
     if args.name and len(args.name) != len(args.photo):
         p.error("give one --name per --photo, or none")
     return args
@@ -84,22 +110,27 @@ def main(argv: list[str]) -> int:
         settings = ServiceSettings(service=args.service, base_url=args.base_url,
                                    client_id=args.client_id,
                                    client_secret=args.client_secret,
+                                   api_token=args.api_token,
                                    player=args.player or None, timeout=args.timeout)
-        if args.service == "sandbox":
-            if not settings.base_url:
-                sandbox = _start_sandbox(args.sandbox_compute_seconds)
-                settings.base_url = sandbox.base_url
+        local = args.service == "sandbox" or args.sandbox
+        if local and not settings.base_url:
+            sandbox = _start_sandbox(args.sandbox_compute_seconds)
+            settings.base_url = sandbox.base_url
+        if local and args.service == "avaturn":
+            settings.api_token = settings.api_token or "sandbox-avaturn"
+        elif local:
             settings.client_id = settings.client_id or "sandbox"
             settings.client_secret = settings.client_secret or "sandbox"
         else:
             settings.with_env()
         poll = args.poll_interval
         if poll is None:
-            poll = 0.3 if args.service == "sandbox" else 5.0
+            poll = 0.3 if local else 5.0
         specs = _specs(args)
         engine = build_engine(settings, cache, poll_interval=poll,
                               pack_images=not args.no_pack,
                               remember_player=sandbox is None)
+        player = settings.player or None
         jobs: list[JobState] = []
         if args.resume:
             for record in cache.unfinished_jobs():
@@ -108,6 +139,9 @@ def main(argv: list[str]) -> int:
             _say(f"resuming {len(jobs)} unfinished job(s)")
         for spec in specs:
             jobs.append(engine.submit(spec))
+        for code in args.avatar_id:
+            jobs.append(engine.import_existing(code, JobSpec(photo=None, name=code[:12]),
+                                               player=player))
         _run(engine, jobs)
     except (ConfigError, InputError) as exc:
         _say(f"error: {exc}")
@@ -130,12 +164,19 @@ def _specs(args: argparse.Namespace) -> list[JobSpec]:
         if args.export_parameters else default_export_parameters()
     names = args.name or [p.stem for p in args.photo]
     specs = []
+    extra: dict[str, Any] = {}
+    if args.service == "avaturn":
+        for side in args.side_photo:
+            if not Path(side).is_file():
+                raise InputError(f"Side photo {side} does not exist or is not a file")
+        extra = {"side_photos": [str(Path(s).resolve()) for s in args.side_photo],
+                 "body_type": args.body_type or args.subtype, "telephoto": args.telephoto}
     for photo, name in zip(args.photo, names, strict=True):
         if not Path(photo).is_file():
             raise InputError(f"Photo {photo} does not exist or is not a file")
         specs.append(JobSpec(photo=Path(photo).resolve(), name=name, subtype=args.subtype,
                              pipeline=args.pipeline, parameters=params,
-                             export_parameters=export))
+                             export_parameters=export, extra=dict(extra)))
     return specs
 
 

@@ -190,4 +190,99 @@ def reset() -> None:
     _Browse.avatars, _Browse.interrupted = [], []
     _Browse.interrupted_requested = _Browse.loading = False
     _Browse.cache_size, _Browse.cache_size_requested = None, False
+    reset_watch()
     _Browse.error = ""
+
+
+# -- Avaturn's browser editor ----------------------------------------------------------
+
+WATCH_INTERVAL = 3.0
+WATCH_LIMIT = 30 * 60.0
+
+
+class _Watch:
+    active: bool = False
+    started: float = 0.0
+    last: float = 0.0
+    in_flight: bool = False
+    url: str = ""
+    baseline: dict[str, tuple[str, str]] = {}
+    offered: list[RemoteAvatar] = []
+
+
+def open_editor(kind: str, avatar_id: str | None = None) -> None:
+    """Open a new editor session in the system browser (from a worker: never blocks
+    Blender), then watch the user's avatars for the one made or edited there."""
+    import time
+    import webbrowser
+
+    from ..core.errors import InputError
+
+    engine = runtime.engine_for(runtime.preferences())
+    service = engine.service
+    if not hasattr(service, "open_session"):
+        raise InputError("This service has no browser editor")
+
+    def work() -> tuple[str, dict[str, tuple[str, str]]]:
+        before = {a.code: (a.status, a.updated_on) for a in service.list_avatars(1)[0]}
+        url = service.open_session(kind, avatar_id)  # type: ignore[attr-defined]
+        webbrowser.open(url)
+        return url, before
+
+    def done(result: Any, error: BaseException | None) -> None:
+        if error is not None:
+            runtime.notify(f"Could not open the Avaturn editor: {error}", "ERROR")
+            return
+        _Watch.url, _Watch.baseline = result
+        _Watch.active, _Watch.started, _Watch.last = True, time.monotonic(), 0.0
+        runtime.remember_user(getattr(service, "user_id", None))
+        runtime.notify("Avaturn editor opened in your browser: the avatar is offered here "
+                       "for import once you finish")
+
+    runtime.run_task(work, done)
+
+
+def watch_tick() -> bool:
+    """Tick hook: poll the avatar list now and then while an editor session is open."""
+    import time
+
+    if not _Watch.active:
+        return False
+    now = time.monotonic()
+    if now - _Watch.started > WATCH_LIMIT:
+        _Watch.active = False
+        return False
+    if _Watch.in_flight or now - _Watch.last < WATCH_INTERVAL:
+        return True
+    _Watch.in_flight, _Watch.last = True, now
+    service = runtime.engine_for(runtime.preferences()).service
+
+    def done(result: Any, error: BaseException | None) -> None:
+        _Watch.in_flight = False
+        if error is not None or not _Watch.active:
+            return
+        offered = {a.code for a in _Watch.offered}
+        for avatar in result[0]:
+            changed = _Watch.baseline.get(avatar.code) != (avatar.status, avatar.updated_on)
+            if avatar.status == "Completed" and changed and avatar.code not in offered:
+                _Watch.offered.append(avatar)
+
+    runtime.run_task(lambda: service.list_avatars(1), done)
+    return True
+
+
+def watching() -> tuple[bool, str, list[RemoteAvatar]]:
+    return _Watch.active, _Watch.url, list(_Watch.offered)
+
+
+def stop_watching() -> None:
+    _Watch.active = False
+
+
+def take_offer(code: str) -> None:
+    _Watch.offered = [a for a in _Watch.offered if a.code != code]
+
+
+def reset_watch() -> None:
+    _Watch.active, _Watch.in_flight, _Watch.url = False, False, ""
+    _Watch.baseline, _Watch.offered = {}, []

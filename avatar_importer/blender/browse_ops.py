@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import bpy
-from bpy.props import IntProperty, StringProperty
+from bpy.props import EnumProperty, IntProperty, StringProperty
 
 from ..core.cache import Cache
 from ..core.stages import JobSpec
@@ -70,6 +70,7 @@ class AVATAR_IMPORTER_OT_import_avatar(NetworkOperator):
             engine = runtime.engine_for(runtime.preferences())
             spec = JobSpec(photo=None, name=self.name or self.code[:8])
             engine.import_existing(self.code, spec, export_code=self.export_code or None)
+            browse.take_offer(self.code)
             runtime.ensure_timer()
         return _start(self, go)
 
@@ -167,6 +168,35 @@ class AVATAR_IMPORTER_OT_discard_job(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class AVATAR_IMPORTER_OT_open_editor(NetworkOperator):
+    """Open Avaturn's editor in your browser; the avatar you make there is offered here"""
+
+    bl_idname = "avatar_importer.open_editor"
+    bl_label = "Open Avaturn Editor"
+
+    kind: EnumProperty(items=[  # type: ignore[valid-type]
+        ("create", "Create", "Make a new avatar"),
+        ("edit_existing", "Edit", "Edit this avatar"),
+        ("create_or_edit_existing", "Create or Edit", "Start from your avatars"),
+    ], default="create_or_edit_existing")
+    avatar_id: StringProperty()  # type: ignore[valid-type]
+
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturn]:
+        return _start(self, lambda: browse.open_editor(self.kind, self.avatar_id or None))
+
+
+class AVATAR_IMPORTER_OT_stop_watching(bpy.types.Operator):
+    """Stop watching for avatars made in the browser"""
+
+    bl_idname = "avatar_importer.stop_watching"
+    bl_label = "Stop Watching"
+    bl_options = {"INTERNAL"}
+
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturn]:
+        browse.stop_watching()
+        return {"FINISHED"}
+
+
 class AVATAR_IMPORTER_OT_notify(bpy.types.Operator):
     """Show a message from a background job"""
 
@@ -190,5 +220,7 @@ CLASSES = (
     AVATAR_IMPORTER_OT_delete_avatar,
     AVATAR_IMPORTER_OT_resume_job,
     AVATAR_IMPORTER_OT_discard_job,
+    AVATAR_IMPORTER_OT_open_editor,
+    AVATAR_IMPORTER_OT_stop_watching,
     AVATAR_IMPORTER_OT_notify,
 )

@@ -25,7 +25,7 @@ OFFLINE_MESSAGE = ("Online access is disabled. Enable it in Preferences > System
 
 def needs_network(context: bpy.types.Context) -> bool:
     prefs = runtime.preferences()
-    return prefs is None or prefs.service != "sandbox"
+    return prefs is None or prefs.service not in runtime.LOCAL_SERVICES
 
 
 class NetworkOperator(bpy.types.Operator):
@@ -63,9 +63,19 @@ class AVATAR_IMPORTER_OT_create(NetworkOperator):
             self.report({"ERROR"}, f"Photo {photo.name} is not a JPEG or PNG image")
             return {"CANCELLED"}
         picked = choices(opts)
+        extra: dict[str, object] = {}
+        prefs = runtime.preferences()
+        if prefs is not None and prefs.service in runtime.AVATURN_SERVICES:
+            sides = [Path(bpy.path.abspath(p)) for p in (opts.side_photo_1, opts.side_photo_2)]
+            if not all(p.is_file() for p in sides):
+                self.report({"ERROR"}, "Avaturn needs two side photos (head turned left and "
+                            "right) besides the frontal one")
+                return {"CANCELLED"}
+            extra = {"side_photos": [str(p) for p in sides], "body_type": opts.subtype,
+                     "telephoto": bool(opts.telephoto)}
         spec = JobSpec(photo=photo, name=opts.avatar_name or photo.stem,
                        subtype=opts.subtype, parameters=picked.parameters(),
-                       export_parameters=picked.export_parameters())
+                       export_parameters=picked.export_parameters(), extra=extra)
         try:
             runtime.submit(runtime.preferences(), spec)
         except Exception as exc:  # configuration errors: missing credentials, bad URL
@@ -128,11 +138,14 @@ class AVATAR_IMPORTER_OT_reset_player(bpy.types.Operator):
     def execute(self, context: bpy.types.Context) -> set[OperatorReturn]:
         prefs = runtime.preferences()
         if prefs is not None:
-            prefs.player_id = ""
+            if prefs.service in runtime.AVATURN_SERVICES:
+                prefs.avaturn_user_id = ""
+            else:
+                prefs.player_id = ""
             settings = runtime.settings_from_prefs(prefs)
             cache = Cache(runtime.cache_root(prefs))
             cache.set_player(Cache.player_key(settings.service, settings.base_url,
-                                              settings.client_id), None)
+                                              settings.account()), None)
         return {"FINISHED"}
 
 

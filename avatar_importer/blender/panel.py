@@ -37,12 +37,19 @@ class VIEW3D_PT_avatar_importer(_Sidebar):
             if opts.photo else 0
         if icon:
             layout.template_icon(icon_value=icon, scale=5.0)
+        avaturn = prefs is not None and prefs.service in runtime.AVATURN_SERVICES
+        if avaturn:
+            layout.prop(opts, "side_photo_1")
+            layout.prop(opts, "side_photo_2")
+            layout.prop(opts, "telephoto")
         layout.prop(opts, "avatar_name")
         layout.row().prop(opts, "subtype", expand=True)
         if needs_network(context) and not compat.online_access_allowed():
             for line in OFFLINE_MESSAGE.split(". "):
                 layout.label(text=line, icon="INFO")
         layout.operator("avatar_importer.create", icon="USER")
+        if avaturn:
+            _draw_editor(layout)
         for job in runtime.all_jobs():
             box = layout.box()
             row = box.row()
@@ -63,6 +70,11 @@ class VIEW3D_PT_avatar_importer_options(_Sidebar):
     bl_label = "Options"
     bl_parent_id = PANEL_ID
     bl_options = {"DEFAULT_CLOSED"}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        prefs = runtime.preferences()
+        return prefs is None or prefs.service not in runtime.AVATURN_SERVICES
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
@@ -145,10 +157,34 @@ class VIEW3D_PT_avatar_importer_library(_Sidebar):
             ops.enabled = avatar.status == "Completed"
             op = ops.operator("avatar_importer.import_avatar", icon="IMPORT")
             op.code, op.name = avatar.code, avatar.name
-            op = ops.operator("avatar_importer.reexport", icon="FILE_REFRESH")
-            op.code, op.name = avatar.code, avatar.name
+            prefs = runtime.preferences()
+            if prefs is not None and prefs.service in runtime.AVATURN_SERVICES:
+                op = ops.operator("avatar_importer.open_editor", text="Edit", icon="GREASEPENCIL")
+                op.kind, op.avatar_id = "edit_existing", avatar.code
+            else:
+                op = ops.operator("avatar_importer.reexport", icon="FILE_REFRESH")
+                op.code, op.name = avatar.code, avatar.name
             op = box.operator("avatar_importer.delete_avatar", text="Delete", icon="TRASH")
             op.code, op.name = avatar.code, avatar.name
+
+
+def _draw_editor(layout: Any) -> None:
+    box = layout.box()
+    box.label(text="Avaturn Editor (in your browser)")
+    row = box.row(align=True)
+    row.operator("avatar_importer.open_editor", text="Create").kind = "create"
+    row.operator("avatar_importer.open_editor", text="Create or Edit").kind = \
+        "create_or_edit_existing"
+    active, _url, offered = browse.watching()
+    if active:
+        row = box.row()
+        row.label(text="Watching for your avatar...", icon="TIME")
+        row.operator("avatar_importer.stop_watching", text="", icon="X")
+    for avatar in offered:
+        row = box.row()
+        row.label(text=avatar.name or avatar.code[:8], icon="CHECKMARK")
+        op = row.operator("avatar_importer.import_avatar", text="Import", icon="IMPORT")
+        op.code, op.name = avatar.code, avatar.name
 
 
 def _result_lines(result: Any) -> list[str]:

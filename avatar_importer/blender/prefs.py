@@ -11,7 +11,11 @@ from .runtime import ADDON_ID, cache_root
 
 SERVICE_ITEMS = [
     ("avatarsdk", "Avatar SDK MetaPerson 2.0", "Create avatars with the Avatar SDK Web API"),
-    ("sandbox", "Sandbox", "A local emulator of the service: no account, no network"),
+    ("avaturn", "Avaturn", "Create avatars in Avaturn's editor or from photos"),
+    ("sandbox", "Sandbox (MetaPerson)", "A local emulator of Avatar SDK: no account, no "
+     "network"),
+    ("sandbox_avaturn", "Sandbox (Avaturn)", "A local emulator of Avaturn: no account, no "
+     "network"),
 ]
 
 
@@ -30,6 +34,14 @@ class AVATAR_IMPORTER_AP_preferences(bpy.types.AddonPreferences):
     player_id: StringProperty(name="Player ID",  # type: ignore[valid-type]
                               description="Created on first use and kept; your avatars "
                               "are listed under it")
+    avaturn_token: StringProperty(name="API Token",  # type: ignore[valid-type]
+                                  subtype="PASSWORD",
+                                  description="Avaturn project API token")
+    avaturn_base_url: StringProperty(name="Base URL",  # type: ignore[valid-type]
+                                     default="https://api.avaturn.me/")
+    avaturn_user_id: StringProperty(name="User ID",  # type: ignore[valid-type]
+                                    description="Avaturn user made on first use and kept; "
+                                    "your avatars belong to it")
     cache_dir: StringProperty(name="Cache Directory",  # type: ignore[valid-type]
                               subtype="DIR_PATH",
                               description="Leave empty for the default per-user cache")
@@ -52,6 +64,13 @@ class AVATAR_IMPORTER_AP_preferences(bpy.types.AddonPreferences):
         box.prop(self, "base_url")
         row = box.row(align=True)
         row.prop(self, "player_id")
+        row.operator("avatar_importer.reset_player", text="", icon="X")
+        box = layout.box()
+        box.label(text="Avaturn")
+        box.prop(self, "avaturn_token")
+        box.prop(self, "avaturn_base_url")
+        row = box.row(align=True)
+        row.prop(self, "avaturn_user_id")
         row.operator("avatar_importer.reset_player", text="", icon="X")
         box = layout.box()
         box.prop(self, "cache_dir")

@@ -19,6 +19,14 @@ class AVATAR_IMPORTER_PG_options(bpy.types.PropertyGroup):
     photo: StringProperty(name="Photo", subtype="FILE_PATH",  # type: ignore[valid-type]
                           description="A clear, front-facing photo (JPEG or PNG)",
                           update=_photo_changed)
+    side_photo_1: StringProperty(name="Side Photo 1",  # type: ignore[valid-type]
+                                 subtype="FILE_PATH",
+                                 description="Avaturn: the head turned to one side")
+    side_photo_2: StringProperty(name="Side Photo 2",  # type: ignore[valid-type]
+                                 subtype="FILE_PATH",
+                                 description="Avaturn: the head turned to the other side")
+    telephoto: BoolProperty(name="Telephoto Lens",  # type: ignore[valid-type]
+                            description="Avaturn: the photos were taken zoomed in")
     avatar_name: StringProperty(name="Name",  # type: ignore[valid-type]
                                 description="Defaults to the photo's file name")
     subtype: EnumProperty(name="Body", default="female",  # type: ignore[valid-type]

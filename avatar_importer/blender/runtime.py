@@ -20,7 +20,7 @@ import bpy
 
 from ..core.cache import ENV_CACHE, Cache, default_cache_root
 from ..core.engine import JobEngine
-from ..core.settings import ENV_CLIENT_ID, ENV_CLIENT_SECRET, ServiceSettings
+from ..core.settings import ENV_AVATURN_TOKEN, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ServiceSettings
 from ..core.stages import JobSpec, JobState
 from ..core.tasks import OnDone, TaskRunner
 from . import compat
@@ -31,6 +31,11 @@ TICK_BUDGET = 0.004  # seconds of event handling per timer tick
 TICK_INTERVAL = 0.1
 #: (seconds spent, kind) of recent timer ticks: kind is "events" or "import"
 TICKS: deque[tuple[float, str]] = deque(maxlen=20000)
+#: services that run on the local sandbox (no network, no account)
+LOCAL_SERVICES = frozenset({"sandbox", "sandbox_avaturn"})
+AVATURN_SERVICES = frozenset({"avaturn", "sandbox_avaturn"})
+#: main-thread callbacks run every tick; each returns True while it still needs ticks
+TICK_HOOKS: list[Any] = []
 
 
 class _State:
@@ -65,17 +70,25 @@ def ensure_sandbox(compute_seconds: float) -> Any:
 
 def settings_from_prefs(prefs: Any) -> ServiceSettings:
     service = prefs.service if prefs is not None else "sandbox"
-    if service == "sandbox":
+    env = os.environ  # environment variables override the preferences (headless use)
+    timeout = float(getattr(prefs, "timeout", 0.0)) or compat.system_network_timeout() or 60.0
+    if service in LOCAL_SERVICES:
         sandbox = ensure_sandbox(getattr(prefs, "sandbox_compute_seconds", 3.0))
+        if service == "sandbox_avaturn":
+            return ServiceSettings(service="avaturn", base_url=sandbox.base_url,
+                                   api_token=sandbox.config.avaturn_token)
         return ServiceSettings(service="sandbox", base_url=sandbox.base_url,
                                client_id="sandbox", client_secret="sandbox")
-    env = os.environ  # environment variables override the preferences (headless use)
+    if service == "avaturn":
+        return ServiceSettings(
+            service="avaturn", base_url=prefs.avaturn_base_url,
+            api_token=env.get(ENV_AVATURN_TOKEN) or prefs.avaturn_token,
+            player=prefs.avaturn_user_id or None, timeout=timeout)
     return ServiceSettings(
         service="avatarsdk", base_url=prefs.base_url,
         client_id=env.get(ENV_CLIENT_ID) or prefs.client_id,
         client_secret=env.get(ENV_CLIENT_SECRET) or prefs.client_secret,
-        player=prefs.player_id or None,
-        timeout=float(prefs.timeout) or compat.system_network_timeout() or 60.0)
+        player=prefs.player_id or None, timeout=timeout)
 
 
 def engine_for(prefs: Any) -> JobEngine:
@@ -85,11 +98,13 @@ def engine_for(prefs: Any) -> JobEngine:
     engine = _State.engines.get(key)
     if engine is None:
         poll = float(getattr(prefs, "poll_interval", 5.0)) if prefs is not None else 5.0
-        if settings.service == "sandbox":
+        local = prefs is None or prefs.service in LOCAL_SERVICES
+        if local:
             poll = min(poll, 0.5)
         engine = build_engine(settings, Cache(cache_root(prefs)), poll_interval=poll,
-                              remember_player=settings.service != "sandbox")
+                              remember_player=not local)
         engine.listeners.append(_on_event)
+        engine.listeners.append(_keep_user_in_prefs)
         _State.engines[key] = engine
     return engine
 
@@ -138,6 +153,21 @@ def dismiss(job_id: str) -> None:
             del engine.jobs[job_id]
 
 
+def _keep_user_in_prefs(_state: JobState, event: Any) -> None:
+    """Show the player / user made on first use in the preferences (kept, resettable)."""
+    player = event.data.get("player") if event.kind == "remote" else None
+    remember_user(player)
+
+
+def remember_user(player: str | None) -> None:
+    prefs = preferences()
+    if not player or prefs is None or prefs.service in LOCAL_SERVICES:
+        return
+    field = "avaturn_user_id" if prefs.service in AVATURN_SERVICES else "player_id"
+    if not getattr(prefs, field):
+        setattr(prefs, field, player)
+
+
 def notify(message: str, level: str = "INFO") -> None:
     """An operator report from outside an operator (timer, task callback)."""
     print(f"avatar_importer: {message}")
@@ -167,6 +197,7 @@ def pump_tick() -> float | None:
             break
     if _State.tasks is not None and not importing:
         applied += _State.tasks.drain()
+    hooks_busy = any([hook() for hook in TICK_HOOKS])
     spent = time.perf_counter() - start
     if applied:
         TICKS.append((spent, "import" if importing else "events"))
@@ -174,7 +205,8 @@ def pump_tick() -> float | None:
         _State.last_redraw = time.monotonic()
         _redraw()
     tasks_busy = _State.tasks is not None and _State.tasks.busy()
-    if not tasks_busy and not any(e.active() for e in _State.engines.values()):
+    if not tasks_busy and not hooks_busy and \
+            not any(e.active() for e in _State.engines.values()):
         _status(None)
         _redraw()
         return None

@@ -26,7 +26,7 @@ def make_importer(pack_images: bool = True):  # type: ignore[no-untyped-def]
 def build_engine(settings: ServiceSettings, cache: Cache, *, poll_interval: float = 5.0,
                  pack_images: bool = True, remember_player: bool = True,
                  max_parallel: int = 16) -> JobEngine:
-    key = Cache.player_key(settings.service, settings.base_url, settings.client_id)
+    key = Cache.player_key(settings.service, settings.base_url, settings.account())
     if remember_player and not settings.player:
         settings.player = cache.get_player(key)
     service = make_service(settings)

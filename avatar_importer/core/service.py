@@ -93,6 +93,7 @@ class RemoteAvatar:
     status: str
     created_on: str = ""
     thumbnail: str = ""
+    updated_on: str = ""  # changes when the avatar is edited
 
 
 @dataclass
