@@ -5,18 +5,29 @@ Main thread only. The steps:
 1. Read the GLB and check every image/buffer URI (``core.glb``): unsafe URIs and broken
    files raise ``UnsafeUriError`` / ``GlbFormatError`` before Blender sees anything.
 2. Resolve external images (beside the GLB, then the ``search`` entries). Any missing
-   image raises ``ImportFailed`` naming them: we never produce a pink avatar.
+   image raises ``ImportFailed`` naming them: we never produce a pink avatar. With
+   ``raise_on_missing=False`` (File > Import) the import goes on instead: each missing
+   image becomes the importer's placeholder, pointed at where the file was expected, and
+   is listed by name in ``ImportResult.missing_images`` and ``warnings``.
 3. Stage the GLB (``prepare_for_import``) in a temporary folder so Blender loads every
    image from its resolved file; afterwards image paths are re-pointed to those files and
    the staging folder is deleted.
 4. Snapshot ``bpy.data``, import into a fresh collection named after the avatar (made the
    active collection for the duration), verify every new image really loaded.
-5. On any failure remove everything the attempt created and raise ``ImportFailed``.
+5. Per-part material fix-ups (``materials``), a tidy scene (``scene_tidy``: armature
+   named after the avatar, meshes under it, optional cursor placement and real-size
+   scaling) and, when hair is present, enough Cycles transparent bounces.
+6. On any failure remove everything the attempt created, restore the scene settings it
+   changed, and raise ``ImportFailed``.
+
+``.gltf`` files are accepted too (``core.glb.read_model``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import logging
 import os
 import re
@@ -37,11 +48,12 @@ from ..core.glb import (
     external_buffer_uris,
     external_image_uris,
     prepare_for_import,
-    read_glb,
+    read_model,
     resolve_images,
     staged_names,
+    uri_to_relpath,
 )
-from . import compat
+from . import compat, materials, scene_tidy
 
 #: bpy.data collections an import can add to; all are diffed against a snapshot
 TRACKED_DATA = (
@@ -50,6 +62,9 @@ TRACKED_DATA = (
 )
 
 _GLTF_ERROR_LOGGER = "glTFImporter_errors"
+#: custom property on the avatar's collection: its import report (JSON)
+REPORT_PROPERTY = "avatar_importer_report"
+SOURCE_MISSING = "missing"
 
 
 @dataclass
@@ -57,10 +72,18 @@ class ImportResult:
     collection_name: str
     objects: list[str]
     armature: str | None
-    images: list[dict]  # {name, filepath, resolved: bool, source}
+    # {name, filepath, resolved: bool, source: embedded|beside|archive|cache|folder|missing}
+    images: list[dict]
     shape_keys: dict[str, int]  # mesh object name -> shape keys excluding the basis
     bone_count: int
     seconds: float
+    parts: dict[str, str] = field(default_factory=dict)  # mesh object name -> part kind
+    # {name, part, objects, changes: [what was set, in the running Blender's terms]}
+    materials: list[dict] = field(default_factory=list)
+    missing_images: list[str] = field(default_factory=list)  # image URIs not found/loaded
+    warnings: list[str] = field(default_factory=list)
+    scene_changes: list[str] = field(default_factory=list)
+    source_file: str = ""
 
 
 # --- snapshot and rollback --------------------------------------------------------------
@@ -153,15 +176,17 @@ def _image_loaded(image: Any) -> bool:
 def _expected_image_paths(
     prepared: Path, glb_path: Path, resolution: ImageResolution, uris: list[str]
 ) -> dict[str, str]:
-    """Normalised path the importer will load for each external URI -> that URI."""
-    if prepared == glb_path:
-        return {_norm(str(resolution.found[uri])): uri for uri in uris}
-    names = staged_names(resolution)
-    return {_norm(str(prepared.parent / names[uri])): uri for uri in uris}
+    """Normalised path the importer will load for each external URI -> that URI (for a
+    missing one: the path of the placeholder it leaves)."""
+    if prepared == glb_path:  # loaded in place: beside the GLB, under the URI itself
+        return {_norm(str(glb_path.parent.joinpath(*uri_to_relpath(uri).parts))): uri
+                for uri in uris}
+    names = staged_names(resolution, include_missing=True)
+    return {_norm(str(prepared.parent / names[uri])): uri for uri in uris if uri in names}
 
 
 def _check_safe(glb_path: Path) -> list[str]:
-    glb = read_glb(glb_path)
+    glb = read_model(glb_path)
     image_uris = external_image_uris(glb.json)
     for uri in image_uris + external_buffer_uris(glb.json):
         check_uri(uri)
@@ -169,6 +194,16 @@ def _check_safe(glb_path: Path) -> list[str]:
 
 
 # --- the import ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Options:
+    at_cursor: bool
+    metre_scale: bool
+    fixups: bool
+    transparent_bounces: bool
+    raise_on_missing: bool
+    missing_dir: Path
 
 
 @dataclass
@@ -181,6 +216,8 @@ class _Attempt:
     previous_active_layer: Any
     previous_active_object: str | None
     previous_selection: list[str] = field(default_factory=list)
+    #: (owner, attribute, value before) of every scene setting the import changed
+    scene_settings: list[tuple[Any, str, Any]] = field(default_factory=list)
 
 
 def import_avatar_glb(
@@ -190,10 +227,26 @@ def import_avatar_glb(
     search: Sequence[Any] = (),
     pack_images: bool = True,
     context: Any = None,
+    at_cursor: bool = False,
+    metre_scale: bool = True,
+    fixups: bool = True,
+    transparent_bounces: bool = True,
+    raise_on_missing: bool = True,
+    missing_dir: Path | None = None,
 ) -> ImportResult:
-    """Import ``glb_path`` into a new collection called ``name`` (Blender may append a
-    suffix when taken). ``search`` lists where external images may be found besides the
-    GLB's folder: mappings basename -> file (the static-resource cache) and folders.
+    """Import ``glb_path`` (a .glb or .gltf) into a new collection called ``name`` (Blender
+    may append a suffix when taken). ``search`` lists where external images may be found
+    besides the model's folder: mappings basename -> file (the static-resource cache) and
+    folders.
+
+    ``at_cursor``: move the avatar to the 3D cursor. ``metre_scale``: in a scene whose unit
+    scale is not 1, scale the avatar so it keeps its real size in metres. ``fixups``:
+    per-part material fix-ups (``materials``). ``transparent_bounces``: when the avatar has
+    hair, raise (never lower) Cycles' transparent bounces so stacked hair cards render.
+    ``raise_on_missing=False``: import even when external images are missing; each is
+    listed in ``missing_images`` and ``warnings`` and its placeholder image points at
+    ``missing_dir`` (default: the model's folder) / its file name, ready for Blender's
+    File > External Data > Find Missing Files.
 
     Raises ``UnsafeUriError`` / ``GlbFormatError`` for a bad file (nothing is touched),
     ``ImportFailed`` for anything else; after a failure nothing of the attempt remains.
@@ -203,11 +256,15 @@ def import_avatar_glb(
     ctx = context if context is not None else bpy.context
     image_uris = _check_safe(glb_path)
     resolution = resolve_images(glb_path, search)
-    if resolution.missing:
+    if resolution.missing and raise_on_missing:
         raise ImportFailed(
             f"Cannot import {name}: {len(resolution.missing)} texture(s) not found: "
             + ", ".join(resolution.missing)
         )
+    options = _Options(at_cursor=at_cursor, metre_scale=metre_scale, fixups=fixups,
+                       transparent_bounces=transparent_bounces,
+                       raise_on_missing=raise_on_missing,
+                       missing_dir=Path(missing_dir) if missing_dir else glb_path.parent)
 
     scene = ctx.scene
     view_layer = ctx.view_layer
@@ -222,12 +279,14 @@ def import_avatar_glb(
     )
     try:
         with tempfile.TemporaryDirectory(prefix="avatar_import_") as staging:
-            prepared = prepare_for_import(glb_path, resolution, Path(staging))
+            prepared = prepare_for_import(glb_path, resolution, Path(staging),
+                                          allow_missing=not raise_on_missing)
             expected = _expected_image_paths(prepared, glb_path, resolution, image_uris)
             collection = _run_importer(ctx, scene, view_layer, attempt, prepared, name,
                                        pack_images)
-            images = _verify_images(attempt.snapshot, expected, resolution)
-        return _finish(ctx, view_layer, collection, attempt.snapshot, images, started)
+            images, missing = _verify_images(attempt.snapshot, expected, resolution, options)
+        return _finish(ctx, view_layer, collection, attempt, images, missing, options,
+                       glb_path, started)
     except BaseException as exc:
         _rollback(attempt)
         if isinstance(exc, ImportFailed) or not isinstance(exc, Exception):
@@ -298,14 +357,29 @@ def _gather_objects(snapshot: Snapshot, collection: Any) -> None:
 
 
 def _verify_images(
-    snapshot: Snapshot, expected: dict[str, str], resolution: ImageResolution
-) -> list[dict]:
+    snapshot: Snapshot, expected: dict[str, str], resolution: ImageResolution,
+    options: _Options,
+) -> tuple[list[dict], list[str]]:
+    """The report entry of every new image, and the URIs missing or unloadable (only
+    when ``raise_on_missing`` is off; otherwise an unloadable image raises)."""
     images: list[dict] = []
     broken: list[str] = []
     for image in new_since(snapshot, "images"):
         uri = expected.get(_norm(image.filepath)) if image.filepath else None
+        if uri is not None and uri not in resolution.found:  # a missing image's placeholder
+            hint = options.missing_dir / uri_to_relpath(uri).name
+            image.filepath_raw = str(hint)
+            images.append({"name": image.name, "filepath": str(hint), "resolved": False,
+                           "source": SOURCE_MISSING, "uri": uri})
+            continue
         if not _image_loaded(image):
             broken.append(uri or image.name)
+            if not options.raise_on_missing:
+                path = str(resolution.found[uri]) if uri is not None else ""
+                if path:
+                    image.filepath_raw = path
+                images.append({"name": image.name, "filepath": path, "resolved": False,
+                               "source": SOURCE_MISSING, "uri": uri or image.name})
             continue
         if uri is None:
             images.append({"name": image.name, "filepath": "", "resolved": True,
@@ -315,18 +389,38 @@ def _verify_images(
         image.filepath_raw = str(original)  # the staged copy disappears after import
         images.append({"name": image.name, "filepath": str(original), "resolved": True,
                        "source": resolution.source[uri]})
-    if broken:
+    if broken and options.raise_on_missing:
         raise ImportFailed(
             f"{len(broken)} texture(s) could not be loaded: " + ", ".join(sorted(broken))
         )
-    return images
+    missing = list(resolution.missing) + sorted(b for b in broken if b not in resolution.missing)
+    return images, missing
 
 
 def _finish(
-    ctx: Any, view_layer: Any, collection: Any, snapshot: Snapshot, images: list[dict],
-    started: float,
+    ctx: Any, view_layer: Any, collection: Any, attempt: _Attempt, images: list[dict],
+    missing: list[str], options: _Options, glb_path: Path, started: float,
 ) -> ImportResult:
+    snapshot = attempt.snapshot
     objects = new_since(snapshot, "objects")
+    warnings: list[str] = []
+    if missing:
+        warnings.append(f"{len(missing)} texture(s) missing (drawn pink until found; "
+                        "File > External Data > Find Missing Files): " + ", ".join(missing))
+    fix = materials.apply_fixups(objects, fix_materials=options.fixups)
+    warnings += fix.warnings
+    scene_changes = scene_tidy.tidy(objects, name=collection.name, scene=ctx.scene,
+                                    at_cursor=options.at_cursor,
+                                    metre_scale=options.metre_scale)
+    if options.transparent_bounces and fix.has_hair:
+        cycles = getattr(ctx.scene, "cycles", None)
+        before = getattr(cycles, "transparent_max_bounces", None)
+        raised = materials.raise_transparent_bounces(ctx.scene)
+        if raised is not None:
+            attempt.scene_settings.append((cycles, "transparent_max_bounces", before))
+            scene_changes.append(f"Cycles transparent bounces raised {raised[0]} -> "
+                                 f"{raised[1]} for the hair")
+    scene_tidy.tag_images(new_since(snapshot, "images"), collection.name)
     armatures = [o for o in objects if o.type == "ARMATURE"]
     shape_keys: dict[str, int] = {}
     for obj in objects:
@@ -338,17 +432,44 @@ def _finish(
             obj.select_set(False, view_layer=view_layer)
     for obj in objects:
         obj.select_set(True, view_layer=view_layer)
-    active = armatures[0] if armatures else objects[0]
+    main = scene_tidy.main_armature(objects)
+    active = main if main is not None else objects[0]
     view_layer.objects.active = active
-    return ImportResult(
+    result = ImportResult(
         collection_name=collection.name,
         objects=[o.name for o in objects],
-        armature=armatures[0].name if armatures else None,
+        armature=main.name if main is not None else None,
         images=images,
         shape_keys=shape_keys,
         bone_count=sum(len(a.data.bones) for a in armatures),
         seconds=time.perf_counter() - started,
+        parts=fix.parts,
+        materials=fix.materials,
+        missing_images=missing,
+        warnings=warnings,
+        scene_changes=scene_changes,
+        source_file=str(glb_path),
     )
+    store_report(collection, result)
+    return result
+
+
+def store_report(collection: Any, result: ImportResult) -> None:
+    """Keep the import report with the avatar (saved in the .blend): see ``stored_report``."""
+    body = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
+    collection[REPORT_PROPERTY] = json.dumps(body, default=str, separators=(",", ":"))
+
+
+def stored_report(collection: Any) -> dict[str, Any] | None:
+    """The import report kept on an avatar's collection, or None."""
+    text = collection.get(REPORT_PROPERTY) if collection is not None else None
+    if not isinstance(text, str):
+        return None
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def _restore_active_layer(attempt: _Attempt) -> None:
@@ -359,6 +480,9 @@ def _restore_active_layer(attempt: _Attempt) -> None:
 def _rollback(attempt: _Attempt) -> None:
     view_layer = attempt.view_layer
     _restore_active_layer(attempt)
+    for owner, attr, value in reversed(attempt.scene_settings):
+        with contextlib.suppress(AttributeError, ReferenceError, TypeError, ValueError):
+            setattr(owner, attr, value)
     remove_created(attempt.snapshot)
     # iterate the scene, not view_layer.objects: its base cache is stale after removal
     for obj in attempt.scene.objects:

@@ -13,7 +13,10 @@ Threading rules (read before changing anything here):
 * The import handler (Blender's glTF import) is called from ``pump`` on the main thread,
   at most one import per call, in a call of its own so event ticks stay short.
 * Cancellation is cooperative: ``cancel`` sets the job's ``threading.Event``; workers check
-  it between requests, while waiting and for every downloaded chunk.
+  it between requests, while waiting and for every downloaded chunk. It is a
+  ``transport.CancelSwitch``: setting it also breaks a download blocked on a silent
+  connection, so neither a cancel nor :meth:`shutdown` (add-on disabled, Blender quitting)
+  waits for a read timeout.
 """
 
 from __future__ import annotations
@@ -37,18 +40,22 @@ from .errors import (
     Cancelled,
     DeadlineExceeded,
     NetworkError,
+    ProtocolError,
     ServerError,
     ThrottledError,
 )
+from .glb import place_beside
 from .service import AvatarService, Deadlines, ExportPlan, JobContext
 from .stages import Event, JobSpec, JobState, Stage
 from .statics import StaticFetcher
+from .transport import CancelSwitch
 
 ImportHandler = Callable[[JobState], Any]
 Listener = Callable[[JobState, Event], None]
 
-#: errors after which the remote avatar is still worth resuming later
-RESUMABLE = (NetworkError, ServerError, ThrottledError, DeadlineExceeded)
+#: errors after which the remote avatar is still worth resuming later (an unreadable answer
+#: is usually a proxy or a Wi-Fi sign-in page in the way, not the avatar's fault)
+RESUMABLE = (NetworkError, ServerError, ThrottledError, DeadlineExceeded, ProtocolError)
 MAX_EXPORT_BYTES = 4 * 1024**3
 
 
@@ -76,6 +83,7 @@ class JobEngine:
         self._pool = ThreadPoolExecutor(max_workers=self.options.max_parallel,
                                         thread_name_prefix="avatar-job")
         self.statics = StaticFetcher(cache, self.options.static_workers)
+        cache.sweep_partials()  # temporary files of runs that were killed mid-write
         self._closed = False
         self.last_was_import = False
 
@@ -175,7 +183,7 @@ class JobEngine:
                          avatar_code=record.get("avatar_code", ""),
                          export_code=record.get("export_code", ""))
         self.jobs[state.id] = state
-        cancel = self._cancel[state.id] = threading.Event()
+        cancel = self._cancel[state.id] = CancelSwitch()  # also breaks stalled reads
         ctx = JobContext(job_id=state.id, spec=spec, cancel=cancel, post=self.events.put,
                          cache=self.cache, record=record,
                          poll_interval=self.options.poll_interval,
@@ -284,11 +292,22 @@ class JobEngine:
         ctx.stage(Stage.STATIC)
 
         def fetch_one(url: str, dest: Path, stop: threading.Event) -> int:
-            return self.service.download(url, dest, cancel=stop)
+            try:
+                return self.service.download(url, dest, cancel=stop)
+            except Cancelled:
+                raise
+            except AvatarImporterError as exc:  # name the texture; keep the error's kind
+                exc.message = f"Shared texture {dest.name} could not be downloaded: " \
+                    f"{exc.message}"
+                exc.args = (exc.message,)
+                raise
 
         statics = self.statics.fetch(plan.static_urls, fetch_one, ctx.cancel)
         names = static_names(plan.static_urls)
         search = {name: statics.paths[url] for name, url in names.items()}
+        if plan.kind == "zip":  # our own export folder: textures go beside the GLB here,
+            place_beside(glb, search)  # off the main thread
+
         ctx.check()
         ctx.emit("ready", glb=glb, search=search, static_fetched=statics.fetched,
                  static_reused=statics.reused, bytes=downloaded + statics.bytes)

@@ -67,6 +67,9 @@ class ImageResolution:
     found: dict[str, Path] = field(default_factory=dict)
     source: dict[str, str] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
+    #: URIs whose file is already where the importer will look (beside the GLB, under the
+    #: URI itself): a GLB with only such images is imported as it is, nothing staged
+    in_place: set[str] = field(default_factory=set)
 
 
 # --- reading and writing --------------------------------------------------------------
@@ -134,6 +137,29 @@ def read_glb(path_or_bytes: Path | str | bytes | bytearray) -> Glb:
     return Glb(json=json_dict, bin=bin_chunk)
 
 
+def read_model(path: Path | str) -> Glb:
+    """A glTF model file as a ``Glb``: a binary ``.glb`` (JSON + BIN chunk) or a JSON
+    ``.gltf`` (``bin`` is None; its buffers carry their own URIs). Told apart by content
+    (the ``glTF`` magic), not by the name. ``GlbFormatError`` naming the file when bad."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError as exc:
+        raise GlbFormatError(f"Cannot read {path.name}: {exc.strerror or exc}") from exc
+    if head == GLB_MAGIC or path.suffix.lower() != ".gltf":
+        return read_glb(path)
+    try:
+        parsed = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except OSError as exc:
+        raise GlbFormatError(f"Cannot read {path.name}: {exc.strerror or exc}") from exc
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise GlbFormatError(f"{path.name} is not a valid glTF JSON file ({exc})") from exc
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("asset"), dict):
+        raise GlbFormatError(f"{path.name} is not a glTF file (no 'asset' object)")
+    return Glb(json=parsed, bin=None)
+
+
 def _pad(data: bytes, filler: bytes) -> bytes:
     return data + filler * ((4 - len(data) % 4) % 4)
 
@@ -151,16 +177,20 @@ def encode_glb(glb: Glb) -> bytes:
     return _HEADER.pack(GLB_MAGIC, GLB_VERSION, _HEADER.size + len(body)) + body
 
 
-def write_glb(glb: Glb, path: Path) -> None:
-    """Write ``glb`` to ``path`` atomically (temporary file in the same folder + rename)."""
+def write_glb(glb: Glb, path: Path, *, durable: bool = True) -> None:
+    """Write ``glb`` to ``path`` atomically (temporary file in the same folder + rename).
+
+    ``durable=False`` skips the ``fsync``: for throw-away files (the import's staging
+    copy) whose loss in a crash does not matter."""
     path = Path(path)
     data = encode_glb(glb)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -255,7 +285,7 @@ def resolve_images(
     Every URI is checked with ``check_uri`` first (``UnsafeUriError`` on the first bad one).
     """
     glb_path = Path(glb_path)
-    glb = read_glb(glb_path)
+    glb = read_model(glb_path)
     uris = external_image_uris(glb.json)
     for uri in uris:
         check_uri(uri)
@@ -265,8 +295,10 @@ def resolve_images(
         rel = uri_to_relpath(uri)
         beside = base.joinpath(*rel.parts)
         if beside.is_file():
-            result.found[uri] = beside
-            result.source[uri] = SOURCE_BESIDE
+            result.in_place.add(uri)
+            cached = _same_as_cached(beside, search, rel.name)
+            result.found[uri] = cached or beside
+            result.source[uri] = SOURCE_CACHE if cached else SOURCE_BESIDE
             continue
         for entry in search:
             hit = _search_entry(entry, rel.name)
@@ -277,6 +309,32 @@ def resolve_images(
         else:
             result.missing.append(uri)
     return result
+
+
+def _same_as_cached(beside: Path, search: Sequence[Mapping[str, Path] | Path | str],
+                    name: str) -> Path | None:
+    """The cache file that ``beside`` is a hard link of (placed there by the job's worker,
+    see ``place_beside``), so the report still says where the texture comes from."""
+    for entry in search:
+        if isinstance(entry, Mapping) and entry.get(name) is not None:
+            with contextlib.suppress(OSError):
+                if os.path.samefile(beside, entry[name]):
+                    return Path(entry[name])
+    return None
+
+
+def place_beside(glb_path: Path, files: Mapping[str, Path]) -> None:
+    """Hard-link (copy when linking fails) each ``name -> file`` beside the GLB unless a
+    file of that name is already there: the import then finds every texture in place and
+    stages nothing on Blender's main thread. Used by job workers on their own export
+    folder; the linked files are never written to."""
+    for name, source in files.items():
+        if not name or "/" in name or "\\" in name or name.startswith("."):
+            continue
+        target = Path(glb_path).parent / name
+        if not target.exists() and Path(source).is_file():
+            with contextlib.suppress(OSError):  # best effort: staging still works without
+                _link_or_copy(Path(source), target)
 
 
 def _search_entry(entry: Mapping[str, Path] | Path | str, name: str) -> tuple[Path, str] | None:
@@ -292,12 +350,19 @@ def _search_entry(entry: Mapping[str, Path] | Path | str, name: str) -> tuple[Pa
 _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._\-]")
 
 
-def staged_names(resolution: ImageResolution) -> dict[str, str]:
+def staged_names(
+    resolution: ImageResolution, *, include_missing: bool = False
+) -> dict[str, str]:
     """The basename each resolved URI gets in the staging folder: its own basename when
-    unique (case-insensitively), else prefixed with its index; only safe characters."""
+    unique (case-insensitively), else prefixed with its index; only safe characters.
+    ``include_missing`` also names the missing URIs (after the found ones): no file is
+    staged under those names, so the importer makes its placeholder image for each."""
     names: dict[str, str] = {}
     used: set[str] = set()
-    for index, uri in enumerate(resolution.found):
+    uris = list(resolution.found)
+    if include_missing:
+        uris += [uri for uri in resolution.missing if uri not in resolution.found]
+    for index, uri in enumerate(uris):
         raw = uri_to_relpath(uri).name
         name = _UNSAFE_NAME_CHARS.sub("_", raw).lstrip(".") or f"image{index}"
         if name.casefold() in used:
@@ -316,34 +381,44 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
-def prepare_for_import(glb_path: Path, resolution: ImageResolution, out_dir: Path) -> Path:
+def prepare_for_import(
+    glb_path: Path, resolution: ImageResolution, out_dir: Path, *, allow_missing: bool = False
+) -> Path:
     """Return the GLB path to hand to Blender's importer so that every resolved external
-    image loads from its resolved file (see the module docstring for the mechanism)."""
+    image loads from its resolved file (see the module docstring for the mechanism).
+
+    ``allow_missing``: missing images do not raise; their URIs are rewritten to names
+    (``staged_names(..., include_missing=True)``) under which nothing is staged, so the
+    importer leaves a placeholder image for each, never reading anything else. ``glb_path``
+    may also be a ``.gltf`` (``read_model``); a staged copy is always a ``.glb``."""
     glb_path = Path(glb_path)
-    if resolution.missing:
+    if resolution.missing and not allow_missing:
         raise InputError(
             f"Cannot prepare {glb_path.name}: missing images " + ", ".join(resolution.missing)
         )
-    glb = read_glb(glb_path)
+    glb = read_model(glb_path)
     image_uris = external_image_uris(glb.json)
     buffer_uris = external_buffer_uris(glb.json)
     for uri in image_uris + buffer_uris:
         check_uri(uri)
-    unresolved = [uri for uri in image_uris if uri not in resolution.found]
+    missing = set(resolution.missing) if allow_missing else set()
+    unresolved = [uri for uri in image_uris
+                  if uri not in resolution.found and uri not in missing]
     if unresolved:
         raise InputError(
             f"Cannot prepare {glb_path.name}: images not resolved " + ", ".join(unresolved)
         )
 
-    if all(resolution.source.get(uri) == SOURCE_BESIDE for uri in image_uris):
+    if all(uri in resolution.in_place for uri in image_uris):
         return glb_path  # Blender finds everything where the GLB says: nothing to do
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    names = staged_names(resolution)
+    names = staged_names(resolution, include_missing=allow_missing)
     taken = {name.casefold() for name in names.values()}
     for uri in image_uris:
-        _link_or_copy(resolution.found[uri], out_dir / names[uri])
+        if uri in resolution.found:
+            _link_or_copy(resolution.found[uri], out_dir / names[uri])
 
     new_buffer_uri: dict[str, str] = {}
     for index, uri in enumerate(buffer_uris):
@@ -369,5 +444,5 @@ def prepare_for_import(glb_path: Path, resolution: ImageResolution, out_dir: Pat
     while f"{stem}.glb".casefold() in taken:
         stem = f"_{stem}"
     target = out_dir / f"{stem}.glb"
-    write_glb(glb, target)
+    write_glb(glb, target, durable=False)  # a throw-away staging copy
     return target
