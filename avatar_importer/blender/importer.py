@@ -43,6 +43,7 @@ import bpy
 
 from ..core.errors import AvatarImporterError, ImportFailed
 from ..core.glb import (
+    Glb,
     ImageResolution,
     check_uri,
     external_buffer_uris,
@@ -185,12 +186,13 @@ def _expected_image_paths(
     return {_norm(str(prepared.parent / names[uri])): uri for uri in uris if uri in names}
 
 
-def _check_safe(glb_path: Path) -> list[str]:
+def _check_safe(glb_path: Path) -> tuple[Glb, list[str]]:
+    """Parse the model once (it is handed on) and refuse unsafe URIs before anything."""
     glb = read_model(glb_path)
     image_uris = external_image_uris(glb.json)
     for uri in image_uris + external_buffer_uris(glb.json):
         check_uri(uri)
-    return image_uris
+    return glb, image_uris
 
 
 # --- the import ---------------------------------------------------------------------------
@@ -254,8 +256,8 @@ def import_avatar_glb(
     started = time.perf_counter()
     glb_path = Path(glb_path).resolve()
     ctx = context if context is not None else bpy.context
-    image_uris = _check_safe(glb_path)
-    resolution = resolve_images(glb_path, search)
+    parsed, image_uris = _check_safe(glb_path)
+    resolution = resolve_images(glb_path, search, glb=parsed)
     if resolution.missing and raise_on_missing:
         raise ImportFailed(
             f"Cannot import {name}: {len(resolution.missing)} texture(s) not found: "
@@ -280,7 +282,7 @@ def import_avatar_glb(
     try:
         with tempfile.TemporaryDirectory(prefix="avatar_import_") as staging:
             prepared = prepare_for_import(glb_path, resolution, Path(staging),
-                                          allow_missing=not raise_on_missing)
+                                          allow_missing=not raise_on_missing, glb=parsed)
             expected = _expected_image_paths(prepared, glb_path, resolution, image_uris)
             collection = _run_importer(ctx, scene, view_layer, attempt, prepared, name,
                                        pack_images)

@@ -23,6 +23,7 @@ the GLB needs anything from outside its own folder:
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import re
@@ -277,7 +278,8 @@ def uri_to_relpath(uri: str) -> PurePosixPath:
 
 
 def resolve_images(
-    glb_path: Path, search: Sequence[Mapping[str, Path] | Path | str] = ()
+    glb_path: Path, search: Sequence[Mapping[str, Path] | Path | str] = (), *,
+    glb: Glb | None = None,
 ) -> ImageResolution:
     """Find every external image of the GLB: beside it first, then in each ``search``
     entry in order (a mapping basename -> file for the static-resource cache, or a folder).
@@ -285,7 +287,7 @@ def resolve_images(
     Every URI is checked with ``check_uri`` first (``UnsafeUriError`` on the first bad one).
     """
     glb_path = Path(glb_path)
-    glb = read_model(glb_path)
+    glb = glb if glb is not None else read_model(glb_path)
     uris = external_image_uris(glb.json)
     for uri in uris:
         check_uri(uri)
@@ -382,7 +384,8 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 
 
 def prepare_for_import(
-    glb_path: Path, resolution: ImageResolution, out_dir: Path, *, allow_missing: bool = False
+    glb_path: Path, resolution: ImageResolution, out_dir: Path, *, allow_missing: bool = False,
+    glb: Glb | None = None,
 ) -> Path:
     """Return the GLB path to hand to Blender's importer so that every resolved external
     image loads from its resolved file (see the module docstring for the mechanism).
@@ -396,7 +399,7 @@ def prepare_for_import(
         raise InputError(
             f"Cannot prepare {glb_path.name}: missing images " + ", ".join(resolution.missing)
         )
-    glb = read_model(glb_path)
+    glb = glb if glb is not None else read_model(glb_path)
     image_uris = external_image_uris(glb.json)
     buffer_uris = external_buffer_uris(glb.json)
     for uri in image_uris + buffer_uris:
@@ -412,6 +415,8 @@ def prepare_for_import(
     if all(uri in resolution.in_place for uri in image_uris):
         return glb_path  # Blender finds everything where the GLB says: nothing to do
 
+    # the URIs are rewritten below: never in the caller's parsed copy
+    glb = Glb(json=copy.deepcopy(glb.json), bin=glb.bin)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     names = staged_names(resolution, include_missing=allow_missing)
