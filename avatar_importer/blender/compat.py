@@ -119,3 +119,57 @@ def world_background(world: Any, color: tuple[float, float, float], strength: fl
     background.inputs["Color"].default_value = (*color, 1.0)
     background.inputs["Strength"].default_value = strength
     world.color = color
+
+
+# --- material surface settings (import fix-ups, issue 5) -----------------------------------
+
+ShadowMode = Literal["OPAQUE", "HASHED", "NONE"]
+
+
+def set_material_surface(
+    mat: Any, *, alpha: AlphaMode, shadow: ShadowMode, backface_culling: bool,
+    see_through_back: bool | None = None,
+) -> list[str]:
+    """How ``mat`` is drawn in EEVEE and the viewport: alpha handling (``set_material_alpha``),
+    shadows (``NONE``: casts none before 4.2; 4.2+ has no per-material switch, so ``NONE``
+    means transparent shadows and the caller hides the object from shadow rays),
+    back-face culling and, for blended materials, whether back faces show through.
+    Returns what was set, in the running version's own terms (for the import report)."""
+    set_material_alpha(mat, alpha)
+    done: list[str] = []
+    if version() >= (4, 2, 0):
+        mat.use_transparent_shadow = shadow != "OPAQUE"
+        done.append(f"render method {mat.surface_render_method.lower()}")
+        done.append("transparent shadow" if shadow != "OPAQUE" else "opaque shadow")
+        if see_through_back is not None:
+            mat.use_transparency_overlap = see_through_back
+            done.append("transparency overlap " + ("on" if see_through_back else "off"))
+    else:
+        mat.shadow_method = shadow
+        done.append(f"blend mode {mat.blend_method.lower()}")
+        done.append(f"shadow mode {shadow.lower()}")
+        if see_through_back is not None:
+            mat.show_transparent_back = see_through_back
+            done.append("show backface " + ("on" if see_through_back else "off"))
+    mat.use_backface_culling = backface_culling
+    done.append("back faces culled" if backface_culling else "both sides drawn")
+    return done
+
+
+def material_surface(mat: Any) -> dict[str, Any]:
+    """The settings ``set_material_surface`` writes, read back under version-neutral keys:
+    ``method`` (4.2+: DITHERED/BLENDED; before: the blend mode), ``shadow`` (4.2+:
+    TRANSPARENT/OPAQUE; before: the shadow mode), ``backface_culling``, ``see_through_back``."""
+    if version() >= (4, 2, 0):
+        return {
+            "method": str(mat.surface_render_method),
+            "shadow": "TRANSPARENT" if mat.use_transparent_shadow else "OPAQUE",
+            "backface_culling": bool(mat.use_backface_culling),
+            "see_through_back": bool(mat.use_transparency_overlap),
+        }
+    return {
+        "method": str(mat.blend_method),
+        "shadow": str(mat.shadow_method),
+        "backface_culling": bool(mat.use_backface_culling),
+        "see_through_back": bool(mat.show_transparent_back),
+    }

@@ -9,6 +9,8 @@ from __future__ import annotations
 import bpy
 
 from . import browse, browse_ops, catalogue, compat, operators, panel, prefs, props, runtime
+from .file_import import CLASSES as FILE_IMPORT_CLASSES
+from .file_import import register_menus, unregister_menus
 
 CLASSES: tuple[type, ...] = (
     prefs.AVATAR_IMPORTER_AP_preferences,
@@ -16,6 +18,7 @@ CLASSES: tuple[type, ...] = (
     *operators.CLASSES,
     *browse_ops.CLASSES,
     *panel.CLASSES,
+    *FILE_IMPORT_CLASSES,
 )
 
 
@@ -25,9 +28,13 @@ def register() -> None:
         bpy.utils.register_class(cls)
     props.register_props()
     catalogue.load_cached()
+    runtime.TICK_HOOKS.append(browse.watch_tick)
+    register_menus()  # File > Import, File > External Data: after their operators
 
 
 def unregister() -> None:
+    unregister_menus()
+    runtime.TICK_HOOKS.clear()
     runtime.shutdown()
     browse.reset()
     catalogue.reset()

@@ -73,22 +73,20 @@ def _place_camera(camera: Any, bounds: tuple[Vector, Vector], aspect: float) -> 
     camera.rotation_euler = (math.pi / 2, 0.0, 0.0)
 
 
-def render_preview(
-    path: Path,
-    *,
-    objects: list | None = None,
-    size: tuple[int, int] = (320, 240),
-    samples: int = 8,
-) -> Path:
-    """Render the scene framed on ``objects`` (default: every visible mesh) to a PNG at
-    ``path`` and return it. The scene is left as it was found."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    scene = bpy.context.scene
+def _targets(objects: Iterable[Any] | None) -> list[Any]:
     view_layer = bpy.context.view_layer
-    targets = list(objects) if objects is not None else [
+    return list(objects) if objects is not None else [
         o for o in view_layer.objects if o.type == "MESH" and o.visible_get()
     ]
+
+
+@contextmanager
+def _preview_setup(
+    targets: list[Any], size: tuple[int, int], samples: int, hide: Iterable[Any] = (),
+) -> Iterator[Any]:
+    """The preview's camera, sun, world and render settings, in place for the ``with``
+    block (yields the camera); everything is taken out and restored afterwards."""
+    scene = bpy.context.scene
     bounds = _world_bounds(targets)
     if bounds is None:
         raise ValueError("Nothing to render: no mesh objects to frame")
@@ -111,6 +109,9 @@ def render_preview(
                 "device", "samples", "use_denoising", "transparent_max_bounces",
                 "max_bounces", "use_adaptive_sampling",
             ]))
+        for obj in hide:
+            stack.enter_context(_saved_attrs(obj, ["hide_render"]))
+            obj.hide_render = True
         try:
             camera_data = bpy.data.cameras.new(f"{_TAG}_camera")
             created.append(camera_data)
@@ -145,14 +146,66 @@ def render_preview(
             scene.world = world
             scene.camera = camera
             _place_camera(camera, bounds, width / height)
-
-            bpy.ops.render.render(write_still=False)
-            result = bpy.data.images.get("Render Result")
-            if result is None:
-                raise RuntimeError("Blender produced no render result")
-            result.save_render(str(path), scene=scene)
+            yield camera
         finally:
             for block in reversed(created):
                 with contextlib.suppress(ReferenceError):
                     bpy.data.batch_remove([block])
+
+
+def render_preview(
+    path: Path,
+    *,
+    objects: list | None = None,
+    size: tuple[int, int] = (320, 240),
+    samples: int = 8,
+    hide: Iterable[Any] = (),
+) -> Path:
+    """Render the scene framed on ``objects`` (default: every visible mesh) to a PNG at
+    ``path`` and return it; ``hide``: objects left out of this render only. The scene is
+    left as it was found."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scene = bpy.context.scene
+    with _preview_setup(_targets(objects), size, samples, hide):
+        bpy.ops.render.render(write_still=False)
+        result = bpy.data.images.get("Render Result")
+        if result is None:
+            raise RuntimeError("Blender produced no render result")
+        result.save_render(str(path), scene=scene)
     return path
+
+
+def preview_rect(
+    measured: Iterable[Any], *, objects: list | None = None,
+    size: tuple[int, int] = (320, 240),
+) -> tuple[int, int, int, int] | None:
+    """Where ``measured`` objects appear in ``render_preview(objects=objects, size=size)``:
+    the pixel box ``(x0, y0, x1, y1)`` (inclusive; origin bottom-left, as in
+    ``Image.pixels``) around their bounding boxes, clipped to the picture; None when none
+    is in view. Nothing is rendered."""
+    from bpy_extras.object_utils import world_to_camera_view
+
+    width, height = size
+    scene: Any = bpy.context.scene
+    with _preview_setup(_targets(objects), size, 1) as camera:
+        depsgraph = bpy.context.evaluated_depsgraph_get()
+        xs: list[float] = []
+        ys: list[float] = []
+        for obj in measured:
+            evaluated = obj.evaluated_get(depsgraph)
+            for corner in evaluated.bound_box:
+                point = world_to_camera_view(scene, camera,
+                                             evaluated.matrix_world @ Vector(corner))
+                if point.z > 0:
+                    xs.append(point.x)
+                    ys.append(point.y)
+    if not xs:
+        return None
+    x0 = max(0, math.floor(min(xs) * width))
+    x1 = min(width - 1, math.ceil(max(xs) * width))
+    y0 = max(0, math.floor(min(ys) * height))
+    y1 = min(height - 1, math.ceil(max(ys) * height))
+    if x0 > x1 or y0 > y1:
+        return None
+    return x0, y0, x1, y1

@@ -53,12 +53,12 @@ def test_sample_imports_into_its_own_collection(samples_dir: Path, filename: str
     assert all(image["resolved"] for image in result.images)
     for image in bpy.data.images:
         assert tuple(image.size) != (0, 0), image.name
-    assert result.armature == "AvatarRoot"
+    assert result.armature == "Avatar"  # the armature is named after the avatar
     assert result.bone_count == 73
     assert result.seconds > 0
     # the avatar is selected, the armature active, the active collection restored
     view_layer = bpy.context.view_layer
-    assert view_layer.objects.active.name == "AvatarRoot"
+    assert view_layer.objects.active.name == "Avatar"
     assert sorted(o.name for o in view_layer.objects if o.select_get()) == sorted(result.objects)
     assert view_layer.active_layer_collection.collection == bpy.context.scene.collection
 
@@ -69,7 +69,7 @@ def test_head_shape_keys_and_bones(samples_dir: Path) -> None:
     assert result.shape_keys["AvatarEyelashes"] == 33
     assert result.shape_keys["AvatarTeethLower"] == 19
     assert result.bone_count == 73
-    assert len(bpy.data.objects["AvatarRoot"].data.bones) == 73
+    assert len(bpy.data.objects[result.armature].data.bones) == 73
     assert {i["source"] for i in result.images} == {"embedded"}
     assert len(result.images) == 10
 
