@@ -7,6 +7,7 @@ from typing import Any
 
 import bpy
 
+from ..core.report import report_lines
 from ..core.stages import Stage
 from . import browse, catalogue, compat, runtime
 from .operators import OFFLINE_MESSAGE, needs_network
@@ -62,8 +63,9 @@ class VIEW3D_PT_avatar_importer(_Sidebar):
                 box.label(text=f"{job.elapsed:.0f} s")
             else:
                 box.label(text=job.status_line())
-                for line in _result_lines(job.result):
-                    box.label(text=line)
+                if job.result is not None:
+                    for line in report_lines(job.result, max_materials=4):
+                        box.label(text=line)
 
 
 class VIEW3D_PT_avatar_importer_options(_Sidebar):
@@ -101,6 +103,19 @@ class VIEW3D_PT_avatar_importer_options(_Sidebar):
         row = layout.row()
         row.label(text=catalogue.status())
         row.operator("avatar_importer.refresh_options", text="", icon="FILE_REFRESH")
+
+
+class VIEW3D_PT_avatar_importer_import(_Sidebar):
+    bl_label = "Import Settings"
+    bl_parent_id = PANEL_ID
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context: bpy.types.Context) -> None:
+        opts = context.scene.avatar_importer
+        col = self.layout.column(align=True)
+        col.prop(opts, "at_cursor")
+        col.prop(opts, "pack_textures")
+        col.prop(opts, "raise_bounces")
 
 
 class VIEW3D_PT_avatar_importer_interrupted(_Sidebar):
@@ -187,16 +202,6 @@ def _draw_editor(layout: Any) -> None:
         op.code, op.name = avatar.code, avatar.name
 
 
-def _result_lines(result: Any) -> list[str]:
-    if result is None:
-        return []
-    shapes = sum(getattr(result, "shape_keys", {}).values())
-    images = getattr(result, "images", [])
-    return [f"{len(getattr(result, 'objects', []))} objects, "
-            f"{getattr(result, 'bone_count', 0)} bones, {shapes} shape keys",
-            f"{sum(1 for i in images if i.get('resolved'))}/{len(images)} textures resolved"]
-
-
 def _icon(stage: Stage) -> Any:
     return {Stage.DONE: "CHECKMARK", Stage.FAILED: "ERROR",
             Stage.CANCELLED: "CANCEL"}.get(stage, "TIME")
@@ -205,6 +210,7 @@ def _icon(stage: Stage) -> Any:
 CLASSES = (
     VIEW3D_PT_avatar_importer,
     VIEW3D_PT_avatar_importer_options,
+    VIEW3D_PT_avatar_importer_import,
     VIEW3D_PT_avatar_importer_interrupted,
     VIEW3D_PT_avatar_importer_library,
 )

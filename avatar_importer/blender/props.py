@@ -61,6 +61,15 @@ class AVATAR_IMPORTER_PG_options(bpy.types.PropertyGroup):
     remove_glasses: BoolProperty(name="Remove Glasses",  # type: ignore[valid-type]
                                  default=True)
     remove_stubble: BoolProperty(name="Remove Stubble")  # type: ignore[valid-type]
+    at_cursor: BoolProperty(name="Place at 3D Cursor")  # type: ignore[valid-type]
+    pack_textures: BoolProperty(  # type: ignore[valid-type]
+        name="Pack Textures", default=True,
+        description="Pack textures into the .blend; off: reference the cached files "
+        "(File > External Data > Make Avatar Textures Portable copies them beside the .blend)")
+    raise_bounces: BoolProperty(  # type: ignore[valid-type]
+        name="Raise Transparent Bounces", default=True,
+        description="When the avatar has hair, raise Cycles' transparent bounces so "
+        "stacked hair cards render (never lowers them)")
 
 
 def choices(opts: Any) -> AvatarChoices:

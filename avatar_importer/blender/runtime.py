@@ -102,11 +102,20 @@ def engine_for(prefs: Any) -> JobEngine:
         if local:
             poll = min(poll, 0.5)
         engine = build_engine(settings, Cache(cache_root(prefs)), poll_interval=poll,
-                              remember_player=not local)
+                              remember_player=not local, import_options=_import_options)
         engine.listeners.append(_on_event)
         engine.listeners.append(_keep_user_in_prefs)
         _State.engines[key] = engine
     return engine
+
+
+def _import_options() -> dict[str, Any]:
+    """The panel's import settings, read when an avatar is imported (main thread)."""
+    opts = getattr(bpy.context.scene, "avatar_importer", None)
+    if opts is None:
+        return {}
+    return {"pack_images": bool(opts.pack_textures), "at_cursor": bool(opts.at_cursor),
+            "transparent_bounces": bool(opts.raise_bounces)}
 
 
 def submit(prefs: Any, spec: JobSpec) -> JobState:

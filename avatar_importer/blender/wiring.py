@@ -6,7 +6,9 @@ Main thread only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ..core.cache import Cache
 from ..core.engine import EngineOptions, JobEngine
@@ -15,24 +17,32 @@ from ..core.stages import Event, JobState
 from .importer import ImportResult, import_avatar_glb
 
 
-def make_importer(pack_images: bool = True):  # type: ignore[no-untyped-def]
+def make_importer(pack_images: bool = True,
+                  options: Callable[[], dict[str, Any]] | None = None
+                  ) -> Callable[[JobState], ImportResult]:
+    """The engine's import handler. ``options()`` (main thread, at import time) may give
+    more keyword arguments of ``import_avatar_glb`` (the panel's import settings)."""
     def import_job(state: JobState) -> ImportResult:
         assert state.glb_path is not None
+        kwargs: dict[str, Any] = {"pack_images": pack_images}
+        if options is not None:
+            kwargs.update(options())
         return import_avatar_glb(Path(state.glb_path), name=state.spec.name,
-                                 search=[state.search], pack_images=pack_images)
+                                 search=[state.search], **kwargs)
     return import_job
 
 
 def build_engine(settings: ServiceSettings, cache: Cache, *, poll_interval: float = 5.0,
                  pack_images: bool = True, remember_player: bool = True,
-                 max_parallel: int = 16) -> JobEngine:
+                 max_parallel: int = 16,
+                 import_options: Callable[[], dict[str, Any]] | None = None) -> JobEngine:
     key = Cache.player_key(settings.service, settings.base_url, settings.account())
     if remember_player and not settings.player:
         settings.player = cache.get_player(key)
     service = make_service(settings)
     engine = JobEngine(service, cache,
                        EngineOptions(poll_interval=poll_interval, max_parallel=max_parallel),
-                       importer=make_importer(pack_images))
+                       importer=make_importer(pack_images, import_options))
     if remember_player:
         def keep_player(_state: JobState, event: Event) -> None:
             player = event.data.get("player") if event.kind == "remote" else None

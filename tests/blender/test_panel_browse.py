@@ -187,3 +187,18 @@ def test_missing_credentials_are_reported_not_raised(ui):
     with pytest.raises(RuntimeError, match="credentials are missing"):
         bpy.ops.avatar_importer.list_avatars()
     prefs.service = "sandbox"
+
+
+def test_import_settings_reach_the_import(ui):
+    runtime, _browse, _catalogue = ui
+    opts = bpy.context.scene.avatar_importer
+    bpy.context.scene.cursor.location = (2.0, 0.0, 0.0)
+    opts.at_cursor, opts.pack_textures = True, False
+    job = create(runtime, "Placed")
+    arm = next(o for o in bpy.data.collections["Placed"].all_objects if o.type == "ARMATURE")
+    assert tuple(round(v, 3) for v in arm.matrix_world.translation) == (2.0, 0.0, 0.0)
+    images = [i for i in bpy.data.images if i.source == "FILE"]
+    assert images and not any(i.packed_file for i in images)
+    from avatar_importer.core.report import report_lines
+    lines = report_lines(job.result)
+    assert any(line.startswith("Images: 19 resolved") for line in lines), lines
