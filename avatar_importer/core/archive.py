@@ -8,8 +8,9 @@ nor may a file sit where another entry needs a folder. Size limits are checked t
 on the sizes the archive declares, and on the bytes actually inflated while extracting
 (a zip bomb can lie about its sizes).
 
-Atomicity: everything is extracted into a temporary folder beside ``dest`` which is then
-renamed to ``dest``. On any error the temporary folder is removed and ``dest`` is left
+Atomicity: everything is extracted into a temporary folder beside ``dest`` (named by
+``cache.partial_path``, so a killed run's leftovers can be swept) which is then renamed to
+``dest``. On any error the temporary folder is removed and ``dest`` is left
 as it was (absent, or the previous complete extraction). An existing ``dest`` is replaced
 only after the new extraction completed.
 """
@@ -27,6 +28,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from .cache import partial_path, partial_prefix
 from .errors import InputError, UnsafeArchiveError
 
 _CHUNK = 1024 * 1024
@@ -201,7 +203,8 @@ def extract_zip(
         except zipfile.BadZipFile as exc:
             raise InputError(f"{zip_path.name} is a damaged ZIP archive ({exc})") from exc
         dest.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent))
+        staging = Path(tempfile.mkdtemp(prefix=partial_prefix(dest), suffix=".part",
+                                       dir=dest.parent))
         try:
             relative: list[PurePosixPath] = []
             total = 0
@@ -224,7 +227,7 @@ def _swap_into_place(staging: Path, dest: Path) -> None:
     if not dest.exists() and not dest.is_symlink():
         os.rename(staging, dest)
         return
-    old = dest.parent / f".{dest.name}.old-{os.getpid()}-{id(staging)}"
+    old = partial_path(dest)
     os.rename(dest, old)
     try:
         os.rename(staging, dest)

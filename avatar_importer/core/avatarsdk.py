@@ -12,10 +12,11 @@ under a lock. Never touches Blender data.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from .errors import AuthenticationError, ConfigError, ProtocolError
+from .errors import AuthenticationError, Cancelled, ConfigError, ProtocolError
 from .photo import read_photo
 from .transport import ProgressFn, RetryPolicy, Transport
 
@@ -154,12 +155,12 @@ class AvatarSdkClient:
 
     # -- authentication (TokenSource) -------------------------------------------------
 
-    def authenticate(self) -> str:
+    def authenticate(self, cancel: threading.Event | None = None) -> str:
         """``POST /o/token/`` with HTTP Basic client credentials."""
         resp = self.transport.request(
             "POST", "o/token/", authorized=False,
             data={"grant_type": "client_credentials"},
-            headers=_basic(self.client_id, self.client_secret),
+            headers=_basic(self.client_id, self.client_secret), cancel=cancel,
         )
         try:
             body = resp.json()
@@ -171,14 +172,15 @@ class AvatarSdkClient:
         self._token = _Token(value, now + expires_in * 0.95, now)
         return value
 
-    def header(self, *, rejected: str | None = None) -> str:
-        with self._token_lock:
+    def header(self, *, rejected: str | None = None,
+               cancel: threading.Event | None = None) -> str:
+        with _holding(self._token_lock, cancel):
             tok = self._token
             stale = not tok.value or time.monotonic() >= tok.expires_at
             # a 401 renews the token unless another thread already renewed it
             if stale or rejected == f"Bearer {tok.value}":
                 try:
-                    self.authenticate()
+                    self.authenticate(cancel)
                 except AuthenticationError as exc:
                     raise AuthenticationError(
                         "Avatar SDK did not accept the client ID and secret "
@@ -188,16 +190,18 @@ class AvatarSdkClient:
 
     # -- players ----------------------------------------------------------------------
 
-    def create_player(self, comment: str = "avatar_importer") -> str:
-        body = self.transport.json("POST", "players/", data={"comment": comment})
+    def create_player(self, comment: str = "avatar_importer",
+                      cancel: threading.Event | None = None) -> str:
+        body = self.transport.json("POST", "players/", data={"comment": comment},
+                                   cancel=cancel)
         if not isinstance(body, dict) or "code" not in body:
             raise ProtocolError("The player answer has no code")
         self.player = str(body["code"])
         return self.player
 
-    def ensure_player(self) -> str:
-        with self._player_lock:
-            return self.player or self.create_player()
+    def ensure_player(self, cancel: threading.Event | None = None) -> str:
+        with _holding(self._player_lock, cancel):
+            return self.player or self.create_player(cancel=cancel)
 
     def _player_headers(self, player: str | None = None) -> dict[str, str]:
         """``X-PlayerUID``: the given player (a resumed job keeps its own), else ours."""
@@ -311,6 +315,19 @@ class AvatarSdkClient:
         if not isinstance(body, dict):
             raise ProtocolError("The service answered with something other than an object")
         return body
+
+
+@contextlib.contextmanager
+def _holding(lock: threading.Lock, cancel: threading.Event | None) -> Iterator[None]:
+    """Hold ``lock``; while another thread holds it (signing in, perhaps throttled for
+    minutes), keep checking ``cancel`` so a cancelled job does not wait for it."""
+    while not lock.acquire(timeout=0.1):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _basic(user: str, password: str) -> dict[str, str]:

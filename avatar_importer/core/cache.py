@@ -19,6 +19,12 @@ Every file is written atomically (temporary file in the same folder + ``os.repla
 a crash never leaves a half-written entry under its final name, and two processes sharing
 the cache at once each replace whole files only. No secret is ever written here.
 
+Temporary files and folders are named by :func:`partial_path`:
+``.<name>.<host>-<pid>-<random>.part`` (host: a short hash of the machine's name). A
+process killed mid-write leaves one behind; :meth:`Cache.sweep_partials` (run when a job
+engine starts) removes those whose writer is gone: same host and no such process, or
+older than a day (another host, or no writer recorded).
+
 Thread safety: methods may be called from worker threads; job-record writes are
 serialised by a lock per process (and are atomic across processes).
 """
@@ -29,9 +35,12 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
+import socket
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -55,9 +64,38 @@ def default_cache_root(env: dict[str, str] | None = None) -> Path:
     return Path(env.get("XDG_CACHE_HOME") or home / ".cache") / "avatar_importer"
 
 
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
+_PARTIAL = re.compile(r"^\..*\.(?P<host>[0-9a-f]{6})-(?P<pid>\d+)-[a-z0-9_]{8}\.part$")
+STALE_PARTIAL_SECONDS = 24 * 3600.0
+
+
+def partial_prefix(path: Path) -> str:
+    """``.<name>.<host>-<pid>-``: what a temporary sibling of ``path`` starts with."""
+    return f".{path.name}.{_HOST}-{os.getpid()}-"
+
+
+def partial_path(path: Path) -> Path:
+    """A fresh temporary sibling of ``path`` (see the module docstring)."""
+    return path.with_name(f"{partial_prefix(path)}{uuid.uuid4().hex[:8]}.part")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    if sys.platform == "win32":  # os.kill(pid, 0) would signal it there: assume alive
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, owned by someone else
+        return True
+    return True
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
+    tmp = partial_path(path)
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)
@@ -181,6 +219,30 @@ class Cache:
                 with contextlib.suppress(OSError):
                     total += os.path.getsize(os.path.join(dirpath, name))
         return total
+
+    def sweep_partials(self, now: float | None = None) -> int:
+        """Remove temporary files and folders left by killed writers; returns how many."""
+        now = time.time() if now is None else now
+        removed = 0
+        for path in sorted(self.root.rglob(".*.part"), key=lambda p: len(p.parts)):
+            match = _PARTIAL.match(path.name)
+            try:
+                age = now - path.lstat().st_mtime
+            except OSError:
+                continue  # gone meanwhile (its writer finished, or a parent was removed)
+            if match and match["host"] == _HOST:
+                stale = not _pid_alive(int(match["pid"]))
+            else:
+                stale = age > STALE_PARTIAL_SECONDS
+            if not stale:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            removed += 1
+        return removed
 
     def clear(self) -> None:
         """Remove cached downloads (static resources and exports); job records stay."""

@@ -43,8 +43,8 @@ class MetaPersonService:
             raise InputError("No photo was given for the new avatar")
         check_photo(spec.photo)  # a bad photo costs no sign-in and no request
         ctx.stage(Stage.AUTHENTICATE)
-        self.client.header()
-        player = self.client.ensure_player()
+        self.client.header(cancel=ctx.cancel)  # a throttled sign-in stays cancellable
+        player = self.client.ensure_player(cancel=ctx.cancel)
         ctx.remember(player=player)
         ctx.stage(Stage.UPLOAD)
         avatar = self.client.create_avatar(

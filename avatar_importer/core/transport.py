@@ -31,12 +31,19 @@ Downloads write to a temporary file beside the target named by
 :func:`~.cache.partial_path` (it carries the writer's host and process id, so a later run
 can sweep what a killed process left behind) and rename it into place when complete.
 
+Cancellation: every wait and every received piece checks the caller's ``cancel`` event.
+A :class:`CancelSwitch` (what the job engine hands out) also interrupts a download blocked
+on a silent connection the moment it is set, instead of after the read timeout.
+
 Thread safety: a :class:`Transport` may be shared by worker threads; it holds a
 ``requests.Session`` per thread. It never touches Blender data.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import inspect
 import ipaddress
 import json
 import os
@@ -46,7 +53,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -95,11 +102,65 @@ class RetryPolicy:
 NO_WAIT = RetryPolicy(base=0.0, cap=0.0)
 
 
+class CancelSwitch(threading.Event):
+    """A cancel flag that can also break blocking reads: callbacks registered with
+    :meth:`on_set` run (on the setting thread) when it is set. ``Transport.download``
+    registers one that shuts the socket of the response being read, so a cancel or an
+    engine shutdown never waits for a stalled network's read timeout."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._callbacks: dict[int, Callable[[], None]] = {}
+        self._callbacks_lock = threading.Lock()
+        self._next_key = 0
+
+    def set(self) -> None:
+        super().set()
+        with self._callbacks_lock:
+            callbacks = list(self._callbacks.values())
+            self._callbacks.clear()
+        for callback in callbacks:
+            with contextlib.suppress(Exception):  # best effort: the flag is set anyway
+                callback()
+
+    def on_set(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Run ``callback`` when set (at once if already set); returns its un-registration."""
+        with self._callbacks_lock:
+            if not self.is_set():
+                key = self._next_key
+                self._next_key += 1
+                self._callbacks[key] = callback
+
+                def forget() -> None:
+                    with self._callbacks_lock:
+                        self._callbacks.pop(key, None)
+                return forget
+        with contextlib.suppress(Exception):
+            callback()
+        return lambda: None
+
+
+def _interrupt(resp: requests.Response) -> None:
+    """Break a blocking read of ``resp`` from another thread (urllib3 >= 2.3)."""
+    shutdown = getattr(resp.raw, "shutdown", None)
+    if shutdown is not None:
+        shutdown()
+
+
 class TokenSource(Protocol):
     def header(self, *, rejected: str | None = None) -> str:
         """The Authorization header value; a new token when ``rejected`` (the header the
         service just answered 401 to) is still the current one."""
         ...
+
+
+class CancellableTokenSource(Protocol):
+    """A token source whose ``header`` may block (signing in, perhaps throttled): it takes
+    the request's ``cancel`` switch and raises ``Cancelled`` when it is set. The transport
+    passes it to any source whose ``header`` accepts a ``cancel`` argument."""
+
+    def header(self, *, rejected: str | None = None,
+               cancel: threading.Event | None = None) -> str: ...
 
 
 ProgressFn = Callable[[int, int | None], None]
@@ -214,6 +275,8 @@ class Transport:
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.tokens = tokens
+        self._tokens_cancel = tokens is not None and \
+            "cancel" in inspect.signature(tokens.header).parameters
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
         self._lock = threading.Lock()
@@ -272,10 +335,14 @@ class Transport:
             status=resp.status_code, url=_redact(resp.url))
 
     def _headers(self, url: str, extra: Mapping[str, str] | None, rejected: str | None,
-                 authorized: bool) -> dict[str, str]:
+                 authorized: bool, cancel: threading.Event | None = None) -> dict[str, str]:
         headers = dict(extra or {})
         if authorized and self.tokens is not None and self.is_api_host(url):
-            headers["Authorization"] = self.tokens.header(rejected=rejected)
+            if self._tokens_cancel:
+                source = cast(CancellableTokenSource, self.tokens)
+                headers["Authorization"] = source.header(rejected=rejected, cancel=cancel)
+            else:
+                headers["Authorization"] = self.tokens.header(rejected=rejected)
         return headers
 
     # -- requests ---------------------------------------------------------------------
@@ -306,7 +373,7 @@ class Transport:
             if cancel is not None and cancel.is_set():
                 raise Cancelled()
             try:
-                sent = self._headers(url, headers, rejected, authorized)
+                sent = self._headers(url, headers, rejected, authorized, cancel)
                 rejected = None
                 resp = self.session().request(
                     method, url, headers=sent, params=params, data=data, files=files,
@@ -409,7 +476,9 @@ class Transport:
                         sent["Range"] = f"bytes={done}-"
                     resp = self.request("GET", url, headers=sent, stream=True,
                                         cancel=cancel, authorized=True)
-                    with resp:
+                    forget = cancel.on_set(functools.partial(_interrupt, resp)) \
+                        if isinstance(cancel, CancelSwitch) else None
+                    with resp, _finally(forget):
                         if done and resp.status_code != 206:
                             fh.seek(0)
                             fh.truncate()
@@ -436,12 +505,16 @@ class Transport:
                         except (requests.exceptions.ChunkedEncodingError,
                                 requests.exceptions.ConnectionError,
                                 requests.exceptions.Timeout) as exc:
+                            if cancel is not None and cancel.is_set():
+                                raise Cancelled() from None  # the cancel broke the read
                             breaks += 1
                             if breaks >= self.retry.max_attempts:
                                 raise NetworkError(_network_message(url, exc)) from None
                             self._wait(self.retry.backoff(breaks - 1), cancel)
                             continue
                     if total is not None and done < total:
+                        if cancel is not None and cancel.is_set():
+                            raise Cancelled()
                         breaks += 1
                         if breaks >= self.retry.max_attempts:
                             raise NetworkError(
@@ -457,6 +530,15 @@ class Transport:
         finally:
             if tmp.exists():
                 tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _finally(callback: Callable[[], None] | None) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        if callback is not None:
+            callback()
 
 
 def _body_pieces(resp: requests.Response) -> Iterator[bytes]:
