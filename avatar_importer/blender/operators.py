@@ -9,7 +9,8 @@ import bpy
 from bpy.props import StringProperty
 
 from ..core.cache import Cache
-from ..core.photo import photo_mime
+from ..core.errors import InputError
+from ..core.photo import check_photo
 from ..core.stages import JobSpec
 from . import browse, compat, runtime
 from .props import choices
@@ -54,13 +55,9 @@ class AVATAR_IMPORTER_OT_create(NetworkOperator):
             return {"CANCELLED"}
         photo = Path(bpy.path.abspath(opts.photo))
         try:
-            with open(photo, "rb") as fh:  # a 16-byte local read, not network I/O
-                head = fh.read(16)
-        except OSError as exc:
-            self.report({"ERROR"}, f"Photo {photo} cannot be read: {exc.strerror or exc}")
-            return {"CANCELLED"}
-        if photo_mime(head) is None:
-            self.report({"ERROR"}, f"Photo {photo.name} is not a JPEG or PNG image")
+            check_photo(photo)  # a stat and a 16-byte local read, not network I/O
+        except InputError as exc:
+            self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         picked = choices(opts)
         extra: dict[str, object] = {}
@@ -70,6 +67,12 @@ class AVATAR_IMPORTER_OT_create(NetworkOperator):
             if not all(p.is_file() for p in sides):
                 self.report({"ERROR"}, "Avaturn needs two side photos (head turned left and "
                             "right) besides the frontal one")
+                return {"CANCELLED"}
+            try:
+                for side in sides:
+                    check_photo(side)
+            except InputError as exc:
+                self.report({"ERROR"}, str(exc))
                 return {"CANCELLED"}
             extra = {"side_photos": [str(p) for p in sides], "body_type": opts.subtype,
                      "telephoto": bool(opts.telephoto)}

@@ -100,7 +100,7 @@ def test_cancel_while_computing_leaves_scene_unchanged(addon, photo):
 
 def test_missing_photo_is_reported_and_nothing_starts(addon, tmp_path):
     bpy.context.scene.avatar_importer.photo = str(tmp_path / "nope.jpg")
-    with pytest.raises(RuntimeError, match="cannot be read"):
+    with pytest.raises(RuntimeError, match="does not exist"):
         bpy.ops.avatar_importer.create()
     assert addon.all_jobs() == []
 
@@ -137,3 +137,14 @@ def test_unregister_leaves_nothing(photo, tmp_path, monkeypatch):
         workers = [t for t in threading.enumerate()
                    if t.name.startswith(("avatar-job", "avatar-static", "sandbox"))]
         assert workers == []
+
+
+@pytest.mark.parametrize("content,message", [(b"", "is empty"),
+                                              (b"GIF89a not a photo", "not a JPEG or PNG")])
+def test_bad_photo_is_reported_by_the_operator(addon, tmp_path, content, message):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(content)
+    bpy.context.scene.avatar_importer.photo = str(bad)
+    with pytest.raises(RuntimeError, match=message):
+        bpy.ops.avatar_importer.create()
+    assert addon.all_jobs() == []
