@@ -63,9 +63,10 @@ class VIEW3D_PT_avatar_importer(_Sidebar):
                 box.label(text=f"{job.elapsed:.0f} s")
             else:
                 box.label(text=job.status_line())
-                if job.result is not None:
-                    for line in report_lines(job.result, max_materials=4):
-                        box.label(text=line)
+                if job.result is not None:  # the summary; per-material detail is in the report
+                    for line in report_lines(job.result, max_materials=0):
+                        if not line.startswith(" "):
+                            box.label(text=line)
 
 
 class VIEW3D_PT_avatar_importer_options(_Sidebar):
