@@ -60,20 +60,25 @@ from __future__ import annotations
 
 import hmac
 import json
-import re
 import secrets
 import threading
 import time
 import uuid
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .assets import build_thumbnail
 from .avaturn_assets import LAYOUTS, build_avaturn_glb
-from .server import Sandbox, _ApiError, _Field, _Handler, _image_kind, _now_iso, _parse_form
+from .errors import ApiError
+from .forms import Field, image_kind, parse_form
+from .routing import find, routes
+from .state import now_iso
+
+if TYPE_CHECKING:
+    from .handler import Handler
+    from .server import Sandbox
 
 SESSION_TYPES = ("create", "edit_existing", "create_or_edit_existing")
 BODY_TYPES = ("male", "female")
@@ -201,7 +206,7 @@ def _missing(*loc: str) -> _Invalid:
     return _invalid((list(loc), "field required", "value_error.missing"))
 
 
-def _json_body(h: _Handler) -> dict[str, Any]:
+def _json_body(h: Handler) -> dict[str, Any]:
     try:
         doc = json.loads(h._body or b"{}")
     except ValueError:
@@ -212,33 +217,33 @@ def _json_body(h: _Handler) -> dict[str, Any]:
     return doc
 
 
-def _require_token(h: _Handler) -> None:
+def _require_token(h: Handler) -> None:
     header = h.headers.get("Authorization", "")
     if not header.lower().startswith("bearer "):
-        raise _ApiError(401, "Not authenticated", {"WWW-Authenticate": "Bearer"})
+        raise ApiError(401, "Not authenticated", {"WWW-Authenticate": "Bearer"})
     token = header[7:].strip()
     if not hmac.compare_digest(token.encode(), h.sandbox.config.avaturn_token.encode()):
-        raise _ApiError(401, "Invalid API token", {"WWW-Authenticate": "Bearer"})
+        raise ApiError(401, "Invalid API token", {"WWW-Authenticate": "Bearer"})
 
 
 def _user(state: AvaturnState, user_id: Any) -> str:
     """A known user id (caller holds the lock); 404 otherwise."""
     if not isinstance(user_id, str) or user_id not in state.users:
-        raise _ApiError(404, "User not found")
+        raise ApiError(404, "User not found")
     return user_id
 
 
 def _avatar(state: AvaturnState, avatar_id: str, user_id: str | None = None) -> _Avatar:
     avatar = state.avatars.get(avatar_id)
     if avatar is None or (user_id is not None and avatar.user_id != user_id):
-        raise _ApiError(404, "Avatar not found")
+        raise ApiError(404, "Avatar not found")
     return avatar
 
 
 # --- API endpoints ----------------------------------------------------------------------------
 
 
-def _users_new(h: _Handler, state: AvaturnState) -> None:
+def _users_new(h: Handler, state: AvaturnState) -> None:
     _require_token(h)
     user_id = uuid.uuid4().hex
     with state.lock:
@@ -246,7 +251,7 @@ def _users_new(h: _Handler, state: AvaturnState) -> None:
     h._send_json(200, {"id": user_id})
 
 
-def _users_delete(h: _Handler, state: AvaturnState, user_id: str) -> None:
+def _users_delete(h: Handler, state: AvaturnState, user_id: str) -> None:
     _require_token(h)
     with state.lock:
         _user(state, user_id)
@@ -257,7 +262,7 @@ def _users_delete(h: _Handler, state: AvaturnState, user_id: str) -> None:
     h._send_json(204, None)
 
 
-def _sessions_new(h: _Handler, state: AvaturnState) -> None:
+def _sessions_new(h: Handler, state: AvaturnState) -> None:
     _require_token(h)
     doc = _json_body(h)
     if "user_id" not in doc:
@@ -287,7 +292,7 @@ def _sessions_new(h: _Handler, state: AvaturnState) -> None:
                        "custom_upload_url": None})
 
 
-def _avatar_json(h: _Handler, avatar: _Avatar, now: float) -> dict[str, Any]:
+def _avatar_json(h: Handler, avatar: _Avatar, now: float) -> dict[str, Any]:
     status, progress = _status(h.sandbox, avatar, now)
     return {"id": avatar.id, "status": status, "progress": progress,
             "created_at": avatar.created_at, "updated_at": avatar.updated_at,
@@ -296,7 +301,7 @@ def _avatar_json(h: _Handler, avatar: _Avatar, now: float) -> dict[str, Any]:
             "thumbnail_url": f"{h._static_base()}avaturn-thumbnails/{avatar.id}.png"}
 
 
-def _avatars_list(h: _Handler, state: AvaturnState, user_id: str) -> None:
+def _avatars_list(h: Handler, state: AvaturnState, user_id: str) -> None:
     _require_token(h)
     flag = (h._query.get("include_not_ready") or ["false"])[-1].lower()
     if flag not in ("true", "false", "1", "0"):
@@ -312,7 +317,7 @@ def _avatars_list(h: _Handler, state: AvaturnState, user_id: str) -> None:
     h._send_json(200, [d for d in docs if include_all or d["status"] == "ready"])
 
 
-def _avatar_delete(h: _Handler, state: AvaturnState, user_id: str, avatar_id: str) -> None:
+def _avatar_delete(h: Handler, state: AvaturnState, user_id: str, avatar_id: str) -> None:
     _require_token(h)
     with state.lock:
         _user(state, user_id)
@@ -322,13 +327,13 @@ def _avatar_delete(h: _Handler, state: AvaturnState, user_id: str, avatar_id: st
     h._send_json(204, None)
 
 
-def _avatars_new(h: _Handler, state: AvaturnState) -> None:
+def _avatars_new(h: Handler, state: AvaturnState) -> None:
     _require_token(h)
     doc = _json_body(h)
     if "user_id" not in doc:
         raise _missing("body", "user_id")
     token = secrets.token_urlsafe(18)
-    stamp = _now_iso()
+    stamp = now_iso()
     avatar = _Avatar(uuid.uuid4().hex, "", "photos", stamp, stamp, None,
                      "failed" if h.sandbox.faults.take_avatar_outcome() != "Completed"
                      else "ready", None, upload_token=token)
@@ -340,7 +345,7 @@ def _avatars_new(h: _Handler, state: AvaturnState) -> None:
                        "upload_url": f"{h._static_base()}avaturn-upload/{token}/"})
 
 
-def _exports_new(h: _Handler, state: AvaturnState) -> None:
+def _exports_new(h: Handler, state: AvaturnState) -> None:
     _require_token(h)
     values = h._query.get("avatar_id")
     if not values or not values[-1]:
@@ -350,7 +355,7 @@ def _exports_new(h: _Handler, state: AvaturnState) -> None:
         avatar = _avatar(state, values[-1])
         status, _ = _status(sb, avatar, now)
         if status == "failed":
-            raise _ApiError(409, "The avatar's computation failed; it cannot be exported")
+            raise ApiError(409, "The avatar's computation failed; it cannot be exported")
         export = state.exports.get(avatar.id)
         if export is None or export.version != avatar.version:
             export = state.exports[avatar.id] = _Export(avatar.version, now)
@@ -373,14 +378,14 @@ def _exports_new(h: _Handler, state: AvaturnState) -> None:
 # --- files (no token; on the static listener when it is separate) -----------------------------
 
 
-def _upload(h: _Handler, state: AvaturnState, token: str) -> None:
-    fields = _parse_form(h.headers.get("Content-Type", ""), h._body)
+def _upload(h: Handler, state: AvaturnState, token: str) -> None:
+    fields = parse_form(h.headers.get("Content-Type", ""), h._body)
     errors: list[tuple[list[str], str, str]] = []
     for name in PHOTO_FIELDS:
         part = fields.get(name)
         if part is None or not part.value:
             errors.append((["body", name], "field required", "value_error.missing"))
-        elif _image_kind(part.value) is None:
+        elif image_kind(part.value) is None:
             errors.append((["body", name], "upload a JPEG or PNG image",
                            "value_error.image"))
     body_type = _text(fields, "body-type")
@@ -395,33 +400,33 @@ def _upload(h: _Handler, state: AvaturnState, token: str) -> None:
         avatar_id = state.uploads.get(token)
         avatar = state.avatars.get(avatar_id or "")
         if avatar is None:
-            raise _ApiError(404, "Unknown or expired upload URL")
+            raise ApiError(404, "Unknown or expired upload URL")
         if avatar.started is not None:
-            raise _ApiError(409, "Photos were already uploaded for this avatar")
+            raise ApiError(409, "Photos were already uploaded for this avatar")
         if errors:
             raise _invalid(*errors)
         avatar.gender = body_type
         avatar.started = time.monotonic()
-        avatar.updated_at = _now_iso()
+        avatar.updated_at = now_iso()
         del state.uploads[token]
     h._send_json(200, {"status": "processing", "avatar_id": avatar.id})
 
 
-def _text(fields: dict[str, _Field], name: str, default: str = "") -> str:
+def _text(fields: dict[str, Field], name: str, default: str = "") -> str:
     return fields[name].text().strip() if name in fields else default
 
 
-def _export_file(h: _Handler, state: AvaturnState, token: str) -> None:
+def _export_file(h: Handler, state: AvaturnState, token: str) -> None:
     with state.lock:
         entry = state.files.get(token)
     if entry is None:
-        raise _ApiError(404, "Not found")
+        raise ApiError(404, "Not found")
     if time.monotonic() >= entry.expires:
-        raise _ApiError(410, "This export link has expired; request a new export")
+        raise ApiError(410, "This export link has expired; request a new export")
     h._send_file(_glb(state, entry.layout, entry.gender), "model/gltf-binary", "model.glb")
 
 
-def _thumbnail(h: _Handler, state: AvaturnState, avatar_id: str) -> None:
+def _thumbnail(h: Handler, state: AvaturnState, avatar_id: str) -> None:
     with state.lock:
         _avatar(state, avatar_id)
     h._send_file(build_thumbnail(avatar_id, 64), "image/png", f"{avatar_id}.png")
@@ -451,15 +456,15 @@ def _session(state: AvaturnState, sid: str) -> _Session:
     """An open session (caller holds the lock): 404 unknown, 409 finished, 410 too old."""
     session = state.sessions.get(sid)
     if session is None:
-        raise _ApiError(404, "Session not found")
+        raise ApiError(404, "Session not found")
     if session.finished:
-        raise _ApiError(409, "This session is finished; create a new session")
+        raise ApiError(409, "This session is finished; create a new session")
     if time.monotonic() - session.created > SESSION_SECONDS:
-        raise _ApiError(410, "This session link has expired; create a new session")
+        raise ApiError(410, "This session link has expired; create a new session")
     return session
 
 
-def _session_page(h: _Handler, state: AvaturnState, sid: str) -> None:
+def _session_page(h: Handler, state: AvaturnState, sid: str) -> None:
     with state.lock:
         session = _session(state, sid)
     target = f", avatar <code>{escape(session.avatar_id)}</code>" if session.avatar_id else ""
@@ -470,14 +475,14 @@ def _session_page(h: _Handler, state: AvaturnState, sid: str) -> None:
     h._send_body(200, page.encode("utf-8"), "text/html; charset=utf-8")
 
 
-def _session_finish(h: _Handler, state: AvaturnState, sid: str) -> None:
-    fields = _parse_form(h.headers.get("Content-Type", ""), h._body)
+def _session_finish(h: Handler, state: AvaturnState, sid: str) -> None:
+    fields = parse_form(h.headers.get("Content-Type", ""), h._body)
     body_type = _text(fields, "body_type") or None
     if body_type is not None and body_type not in BODY_TYPES:
         raise _invalid((["body", "body_type"], "value is not a valid enumeration member; "
                         "permitted: 'male', 'female'", "type_error.enum"))
     wanted = _text(fields, "avatar_id") or None
-    now, stamp = time.monotonic(), _now_iso()
+    now, stamp = time.monotonic(), now_iso()
     with state.lock:
         session = _session(state, sid)
         if session.kind == "edit_existing":
@@ -510,15 +515,7 @@ def _session_finish(h: _Handler, state: AvaturnState, sid: str) -> None:
 
 # --- routing ----------------------------------------------------------------------------------
 
-Endpoint = Callable[..., None]
-Route = tuple[str, re.Pattern[str], Endpoint]
-
-
-def _routes(table: list[tuple[str, str, Endpoint]]) -> list[Route]:
-    return [(method, re.compile(pattern), endpoint) for method, pattern, endpoint in table]
-
-
-_API_ROUTES = _routes([
+_API_ROUTES = routes([
     ("POST", r"^/api/v1/users/new$", _users_new),
     ("DELETE", rf"^/api/v1/users/{_HEX}$", _users_delete),
     ("POST", r"^/api/v1/sessions/new$", _sessions_new),
@@ -530,29 +527,18 @@ _API_ROUTES = _routes([
     ("POST", rf"^/avaturn/session/{_HEX}/finish/?$", _session_finish),
 ])
 #: served by either listener (the static one is "another host" for the client)
-_FILE_ROUTES = _routes([
+_FILE_ROUTES = routes([
     ("POST", rf"^/avaturn-upload/{_TOKEN}/$", _upload),
     ("GET", rf"^/avaturn-exports/{_TOKEN}/model\.glb$", _export_file),
     ("GET", rf"^/avaturn-thumbnails/{_HEX}\.png$", _thumbnail),
 ])
 
 
-def dispatch(h: _Handler, method: str) -> None:
+def dispatch(h: Handler, method: str) -> None:
     """Handle one request whose path starts with ``/api/v1/`` or ``/avaturn``."""
-    routes = _FILE_ROUTES + (_API_ROUTES if h.listener == "api" else [])
-    allowed = []
-    for route_method, pattern, endpoint in routes:
-        match = pattern.match(h._path)
-        if not match:
-            continue
-        allowed.append(route_method)
-        if route_method == method or (method == "HEAD" and route_method == "GET"):
-            try:
-                endpoint(h, state_of(h.sandbox), *match.groups())
-            except _Invalid as err:
-                h._send_json(422, {"detail": err.errors})
-            return
-    if allowed:
-        raise _ApiError(405, "Method Not Allowed", {"Allow": ", ".join(allowed)})
-    raise _ApiError(404, "Not Found")
-
+    table = _FILE_ROUTES + (_API_ROUTES if h.listener == "api" else [])
+    endpoint, groups = find(table, method, h._path, "Method Not Allowed", "Not Found")
+    try:
+        endpoint(h, state_of(h.sandbox), *groups)
+    except _Invalid as err:
+        h._send_json(422, {"detail": err.errors})

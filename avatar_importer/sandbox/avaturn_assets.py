@@ -29,10 +29,11 @@ Common to both:
   visemes with the ``viseme_`` prefix, Oculus order).
 
 ``body_type`` ``female`` gives the slimmer, shorter figure of :mod:`.assets`, ``male`` the
-taller one. The geometry, skeleton positions and texture painters are those of
-:mod:`.assets` (the MetaPerson-like sample), reused, not copied: the 73-joint MetaPerson
-skeleton is reduced to the Avaturn joints and every vertex is skinned to its nearest kept
-ancestor.
+taller one. The skeleton, part meshes, morph targets, texture painters and GLB writing are
+those of the MetaPerson-like sample (:mod:`.skeleton`, :mod:`.body_parts`,
+:mod:`.morph_targets`, :mod:`.textures`, :mod:`.glb`), shared, not copied: the 73-joint
+MetaPerson skeleton is reduced to the Avaturn joints and every vertex is skinned to its
+nearest kept ancestor.
 """
 
 from __future__ import annotations
@@ -41,24 +42,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .assets import (
-    ARKIT_MOBILE_51,
-    _body,
-    _box,
-    _ellipsoid,
-    _eyelashes,
-    _Figure,
-    _GlbWriter,
-    _haircut,
-    _Mesh,
-    _outfit,
-    _palette,
-    _skeleton,
-    _targets,
-    _teeth,
-    _texture,
-    parse_glb,
+from .body_parts import (
+    add_eye,
+    add_head,
+    body_mesh,
+    eyelashes_mesh,
+    haircut_mesh,
+    outfit_mesh,
+    teeth_mesh,
 )
+from .geometry import Mesh, box
+from .glb import SkinnedGlb, parse_glb
+from .morph_targets import ARKIT_MOBILE_51, target_deltas
+from .skeleton import FINGERS, Figure, Joint, figure
+from .textures import paint_texture, palette
 
 __all__ = [
     "ARKIT_52",
@@ -82,12 +79,9 @@ OCULUS_VISEMES: tuple[str, ...] = tuple(
 TEETH_TARGETS: tuple[str, ...] = ("jawOpen",)
 TONGUE_TARGETS: tuple[str, ...] = ("jawOpen", "tongueOut")
 
-_FINGERS = ("Thumb", "Index", "Middle", "Ring", "Pinky")
-
-
 def _side_joints(side: str) -> list[str]:
     arm = [f"{side}Shoulder", f"{side}Arm", f"{side}ForeArm", f"{side}Hand"]
-    fingers = [f"{side}Hand{f}{k}" for f in _FINGERS for k in (1, 2, 3)]
+    fingers = [f"{side}Hand{f}{k}" for f in FINGERS for k in (1, 2, 3)]
     return arm + fingers
 
 
@@ -103,15 +97,11 @@ SPLIT_HEAD_MESHES: tuple[str, ...] = (
     "Head_Mesh", "Teeth_Mesh", "Tongue_Mesh", "Eye_Mesh", "Eyelash_Mesh", "Body_Mesh",
     *_ASSET_MESHES)
 
-Vec3 = tuple[float, float, float]
-Joint = tuple[str, int, Vec3]  # name, parent index or -1, world position
-
-
 @dataclass
 class _Part:
     name: str
-    mesh: _Mesh
-    color: tuple[str, tuple[int, int, int]]  # texture painter style of assets._texture, rgb
+    mesh: Mesh
+    color: tuple[str, tuple[int, int, int]]  # paint_texture style (textures.py), rgb
     alpha: dict[str, Any] = field(default_factory=dict)  # alphaMode / alphaCutoff
     targets: Sequence[str] = ()
     roughness: float = 0.8
@@ -152,92 +142,67 @@ def _reduced_skeleton(full: list[Joint]) -> tuple[list[Joint], list[int]]:
     return reduced, remap
 
 
-def _figure(female: bool) -> tuple[list[Joint], _Figure]:
-    scale = 1.0 if female else 1.045
-    full = _skeleton(scale, 1.0 if female else 1.08)
-    fig = _Figure(
-        joint_index={name: i for i, (name, _, _) in enumerate(full)},
-        pos={name: p for name, _, p in full},
-        head_center=(0.0, 1.625 * scale, -0.005),
-        head_radii=(0.076, 0.11, 0.092) if female else (0.08, 0.116, 0.097),
-    )
-    return full, fig
-
-
-def _head_into(mesh: _Mesh, fig: _Figure) -> _Mesh:
-    _ellipsoid(mesh, fig.head_center, fig.head_radii, fig.j("Head"), cols=20, rows=14)
-    return mesh
-
-
-def _eyes(fig: _Figure) -> _Mesh:
-    m = _Mesh()
+def _eyes(fig: Figure) -> Mesh:
+    m = Mesh()
     for side in ("Left", "Right"):
-        x, y, z = fig.pos[f"{side}Eye"]
-        _ellipsoid(m, (x, y, z), (0.012, 0.012, 0.012), fig.j(f"{side}Eye"), 10, 8)
+        add_eye(m, fig, side, 0.012, 0.0)
     return m
 
 
-def _tongue(fig: _Figure) -> _Mesh:
-    m = _Mesh()
+def _tongue(fig: Figure) -> Mesh:
+    m = Mesh()
     cx, cy, cz = fig.head_center
-    _box(m, (cx - 0.014, cy - 0.062, cz + 0.02), (cx + 0.014, cy - 0.054, cz + 0.058),
-         fig.j("Head"))
+    box(m, (cx - 0.014, cy - 0.062, cz + 0.02), (cx + 0.014, cy - 0.054, cz + 0.058),
+        fig.j("Head"))
     return m
 
 
-def _shoes(fig: _Figure) -> _Mesh:
-    m = _Mesh()
+def _shoes(fig: Figure) -> Mesh:
+    m = Mesh()
     for side in ("Left", "Right"):
         foot, toe_end = fig.pos[f"{side}Foot"], fig.pos[f"{side}Toe_End"]
-        _box(m, (foot[0] - 0.05, -0.005, foot[2] - 0.058),
-             (foot[0] + 0.05, foot[1] + 0.04, toe_end[2] + 0.01), fig.j(f"{side}Foot"))
+        box(m, (foot[0] - 0.05, -0.005, foot[2] - 0.058),
+            (foot[0] + 0.05, foot[1] + 0.04, toe_end[2] + 0.01), fig.j(f"{side}Foot"))
     return m
 
 
-def _hair(fig: _Figure, scale: float) -> _Mesh:
-    m = _haircut(fig)
+def _hair(fig: Figure, scale: float) -> Mesh:
+    m = haircut_mesh(fig)
     cx, cy, cz = fig.head_center
     m.positions = [(cx + (x - cx) * scale, cy + (y - cy) * scale, cz + (z - cz) * scale)
                    for x, y, z in m.positions]
     return m
 
 
-def _parts(layout: str, fig: _Figure, female: bool) -> list[_Part]:
+def _parts(layout: str, fig: Figure, female: bool) -> list[_Part]:
     skin = (224, 176, 148) if female else (198, 150, 118)
     hair = (92, 58, 36) if female else (46, 36, 30)
-    look = _palette("avaturn_look_0" + ("f" if female else "m"),
-                    ((142, 52, 64), (52, 86, 140), (64, 112, 82), (90, 70, 120)))
+    look = palette("avaturn_look_0" + ("f" if female else "m"),
+                   ((142, 52, 64), (52, 86, 140), (64, 112, 82), (90, 70, 120)))
     assets = [
         _Part("avaturn_hair_0", _hair(fig, 1.0), ("hair", hair),
               {"alphaMode": "MASK", "alphaCutoff": 0.5}),
         _Part("avaturn_hair_1", _hair(fig, 1.04), ("hair", hair), {"alphaMode": "BLEND"}),
-        _Part("avaturn_look_0", _outfit(fig, female), ("cloth", look), roughness=0.9),
+        _Part("avaturn_look_0", outfit_mesh(fig, female), ("cloth", look), roughness=0.9),
         _Part("avaturn_shoes_0", _shoes(fig), ("cloth", (40, 40, 44)), roughness=0.6),
     ]
     if layout == "classic":
-        return [_Part("avaturn_body", _head_into(_body(fig, female), fig), ("skin", skin)),
+        return [_Part("avaturn_body", add_head(body_mesh(fig, female), fig), ("skin", skin)),
                 *assets]
     targets = mesh_target_names(layout)
     return [
-        _Part("Head_Mesh", _head_into(_Mesh(), fig), ("head", skin),
+        _Part("Head_Mesh", add_head(Mesh(), fig), ("head", skin),
               targets=targets["Head_Mesh"]),
-        _Part("Teeth_Mesh", _teeth(fig, upper=True), ("flat", (236, 230, 214)),
+        _Part("Teeth_Mesh", teeth_mesh(fig, upper=True), ("flat", (236, 230, 214)),
               targets=targets["Teeth_Mesh"], roughness=0.3),
         _Part("Tongue_Mesh", _tongue(fig), ("flat", (196, 96, 104)),
               targets=targets["Tongue_Mesh"], roughness=0.4),
         _Part("Eye_Mesh", _eyes(fig), ("eye", (74, 104, 136)), roughness=0.1),
-        _Part("Eyelash_Mesh", _eyelashes(fig), ("lashes", (22, 16, 12)),
+        _Part("Eyelash_Mesh", eyelashes_mesh(fig), ("lashes", (22, 16, 12)),
               {"alphaMode": "BLEND"}),
-        _Part("Body_Mesh", _body(fig, female), ("skin", skin)),
+        _Part("Body_Mesh", body_mesh(fig, female), ("skin", skin)),
         *assets,
     ]
-
-
-class _Writer(_GlbWriter):
-    """assets' GLB writer, plus images embedded in buffer views."""
-
-    def image(self, png: bytes) -> int:
-        return self._view(png, None)
 
 
 def build_avaturn_glb(layout: str = "classic", *, body_type: str = "male",
@@ -248,57 +213,20 @@ def build_avaturn_glb(layout: str = "classic", *, body_type: str = "male",
     if body_type not in BODY_TYPES:
         raise ValueError(f"unknown body type {body_type!r} (expected 'male' or 'female')")
     female = body_type == "female"
-    full, fig = _figure(female)
+    full, fig = figure(female)
     skeleton, remap = _reduced_skeleton(full)
     parts = _parts(layout, fig, female)
 
-    w = _Writer()
-    # node 0: Armature; nodes 1..n: the joints; then one node per mesh
-    nodes: list[dict[str, Any]] = [{"name": "Armature", "children": [1]}]
-    for name, parent, pos in skeleton:
-        ppos = skeleton[parent][2] if parent >= 0 else (0.0, 0.0, 0.0)
-        nodes.append({"name": name, "translation": [pos[k] - ppos[k] for k in range(3)]})
-    for i, (_, parent, _) in enumerate(skeleton):
-        if parent >= 0:
-            nodes[parent + 1].setdefault("children", []).append(i + 1)
-    ibm = [[1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, -p[0], -p[1], -p[2], 1]
-           for _, _, p in skeleton]
-    skins = [{"joints": list(range(1, len(skeleton) + 1)), "skeleton": 1,
-              "inverseBindMatrices": w.matrices(ibm), "name": "Armature"}]
-    images: list[dict[str, Any]] = []
-    materials: list[dict[str, Any]] = []
-    meshes: list[dict[str, Any]] = []
+    out = SkinnedGlb("Armature", skeleton, skin_name="Armature")
     for part in parts:
         style, rgb = part.color
-        images.append({"name": f"{part.name}_color", "mimeType": "image/png",
-                       "bufferView": w.image(_texture(style, rgb, texture_px))})
-        materials.append({
+        image = out.embed_png(f"{part.name}_color", paint_texture(style, rgb, texture_px))
+        material = {
             "name": f"{part.name}_material", "doubleSided": True, **part.alpha,
-            "pbrMetallicRoughness": {"baseColorTexture": {"index": len(images) - 1},
+            "pbrMetallicRoughness": {"baseColorTexture": {"index": image},
                                      "metallicFactor": 0.0,
                                      "roughnessFactor": part.roughness},
-        })
-        m = part.mesh
-        attributes = {"POSITION": w.vec3(m.positions, bounds=True),
-                      "NORMAL": w.vec3(m.normals), "TEXCOORD_0": w.vec2(m.uvs)}
-        attributes["JOINTS_0"], attributes["WEIGHTS_0"] = w.skin_attributes(
-            [remap[j] for j in m.joints])
-        prim: dict[str, Any] = {"attributes": attributes, "indices": w.indices(m.indices),
-                                "material": len(materials) - 1}
-        mesh: dict[str, Any] = {"name": part.name, "primitives": [prim]}
-        if part.targets:
-            prim["targets"] = [{"POSITION": w.vec3(d, bounds=True)}
-                               for d in _targets(m, part.targets, fig)]
-            mesh["weights"] = [0.0] * len(part.targets)
-            mesh["extras"] = {"targetNames": list(part.targets)}
-        meshes.append(mesh)
-        nodes.append({"name": part.name, "mesh": len(meshes) - 1, "skin": 0})
-        nodes[0]["children"].append(len(nodes) - 1)
-    doc: dict[str, Any] = {
-        "asset": {"version": "2.0", "generator": "avatar_importer sandbox (Avaturn-style)"},
-        "scene": 0, "scenes": [{"name": "Scene", "nodes": [0]}], "nodes": nodes,
-        "skins": skins, "meshes": meshes, "materials": materials, "images": images,
-        "samplers": [{"magFilter": 9729, "minFilter": 9987, "wrapS": 10497, "wrapT": 10497}],
-        "textures": [{"sampler": 0, "source": i} for i in range(len(images))],
-    }
-    return w.glb(doc)
+        }
+        out.add_mesh(part.name, part.mesh, material, [remap[j] for j in part.mesh.joints],
+                     part.targets, target_deltas(part.mesh, part.targets, fig))
+    return out.glb("avatar_importer sandbox (Avaturn-style)", scene_name="Scene")
