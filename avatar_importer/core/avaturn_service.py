@@ -56,10 +56,6 @@ class AvaturnService:
         """The Avaturn user the service works for (keep it to reuse the user's avatars)."""
         return self.client.user_id
 
-    def account_key(self) -> str:
-        fingerprint = hashlib.sha256(self.client.api_token.encode()).hexdigest()[:16]
-        return f"{self.name}|{self.client.base_url}|{fingerprint}"
-
     def record(self) -> dict[str, Any]:
         """What a job record keeps about the service (no secrets)."""
         return {"service": self.name, "base_url": self.client.base_url,

@@ -29,9 +29,6 @@ class MetaPersonService:
     def base_url(self) -> str:
         return self.client.base_url
 
-    def account_key(self) -> str:
-        return f"{self.name}|{self.client.base_url}|{self.client.client_id}"
-
     def record(self) -> dict[str, Any]:
         """What a job record keeps about the service (no secrets)."""
         return {"service": self.name, "base_url": self.client.base_url,
