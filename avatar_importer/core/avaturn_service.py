@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 from .avaturn import BODY_TYPES, AvaturnAvatar, AvaturnClient
 from .errors import AvatarImporterError, InputError, NotFoundError, RemoteJobFailed
-from .service import AvatarService, ExportPlan, JobContext, RemoteAvatar
+from .service import AvatarService, ClientBacked, ExportPlan, JobContext, RemoteAvatar
 from .stages import Stage
 from .transport import ProgressFn
 
@@ -43,23 +43,17 @@ _SHARED_STATUS = {"ready": "Completed", "failed": "Failed", "processing": "Compu
 
 
 @dataclass
-class AvaturnService:
+class AvaturnService(ClientBacked):
     client: AvaturnClient
     name: str = "avaturn"
-
-    @property
-    def base_url(self) -> str:
-        return self.client.base_url
 
     @property
     def user_id(self) -> str | None:
         """The Avaturn user the service works for (keep it to reuse the user's avatars)."""
         return self.client.user_id
 
-    def record(self) -> dict[str, Any]:
-        """What a job record keeps about the service (no secrets)."""
-        return {"service": self.name, "base_url": self.client.base_url,
-                "player": self.client.user_id}
+    def remote_user(self) -> str | None:
+        return self.client.user_id
 
     # -- the job ----------------------------------------------------------------------
 
@@ -139,9 +133,6 @@ class AvaturnService:
                  owner: str | None = None) -> int:
         return self.client.download(url, dest, progress=progress, cancel=cancel,
                                     max_bytes=max_bytes)
-
-    def close(self) -> None:
-        self.client.close()
 
     # -- browsing and sessions ----------------------------------------------------------
 

@@ -13,7 +13,7 @@ from typing import Any
 from .avatarsdk import AvatarSdkClient, Export
 from .errors import InputError, NotFoundError, RemoteJobFailed
 from .photo import check_photo
-from .service import ExportPlan, JobContext, RemoteAvatar
+from .service import ClientBacked, ExportPlan, JobContext, RemoteAvatar
 from .stages import Stage
 from .transport import ProgressFn
 
@@ -21,18 +21,12 @@ _WAITING = {"Pending", "Uploading", "Queued"}
 
 
 @dataclass
-class MetaPersonService:
+class MetaPersonService(ClientBacked):
     client: AvatarSdkClient
     name: str = "avatarsdk"
 
-    @property
-    def base_url(self) -> str:
-        return self.client.base_url
-
-    def record(self) -> dict[str, Any]:
-        """What a job record keeps about the service (no secrets)."""
-        return {"service": self.name, "base_url": self.client.base_url,
-                "player": self.client.player}
+    def remote_user(self) -> str | None:
+        return self.client.player
 
     def create(self, ctx: JobContext) -> None:
         spec = ctx.spec
@@ -114,9 +108,6 @@ class MetaPersonService:
                  owner: str | None = None) -> int:
         return self.client.download(url, dest, progress=progress, cancel=cancel,
                                     max_bytes=max_bytes, player=owner)
-
-    def close(self) -> None:
-        self.client.close()
 
     # -- browsing ---------------------------------------------------------------------
 

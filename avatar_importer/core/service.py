@@ -83,6 +83,29 @@ class AvatarService(Protocol):
     def fetch_thumbnail(self, avatar: RemoteAvatar, dest: Path) -> None: ...
 
 
+class ClientBacked:
+    """What every service built on one HTTP client shares: its base URL, the non-secret
+    record a job keeps about it, closing. Subclasses have ``client`` and ``name`` and say
+    who the remote user is (a player code, a user id)."""
+
+    client: Any
+    name: str
+
+    @property
+    def base_url(self) -> str:
+        return str(self.client.base_url)
+
+    def remote_user(self) -> str | None:
+        raise NotImplementedError
+
+    def record(self) -> dict[str, Any]:
+        """What a job record keeps about the service (no secrets)."""
+        return {"service": self.name, "base_url": self.base_url, "player": self.remote_user()}
+
+    def close(self) -> None:
+        self.client.close()
+
+
 @dataclass(frozen=True)
 class RemoteAvatar:
     """One of the user's avatars on the service, as listed."""
