@@ -86,33 +86,28 @@ class AvaturnService(ClientBacked):
     def wait_computed(self, ctx: JobContext) -> None:
         code = ctx.record["avatar_code"]
         user = self._user(ctx)
-        deadline = ctx.deadline("Avatar computation", ctx.deadlines.compute)
-        first = True
-        while True:
-            if not first:
-                ctx.sleep(ctx.poll_interval)
-            first = False
+
+        def step() -> bool | None:
             avatar = self._find(code, user, ctx.cancel)
             if avatar.ready:
                 ctx.record["avatar_version"] = avatar.updated_at
                 ctx.progress(100)
-                return
+                return True
             if avatar.failed:
                 raise RemoteJobFailed(
                     f"Avaturn could not make the avatar (status {avatar.status}); try other "
                     "photos: sharp, evenly lit, the face filling the frame")
-            if avatar.progress is None or avatar.status == "pending":
-                ctx.stage(Stage.QUEUED)
-            else:
-                ctx.stage(Stage.COMPUTING)
-                ctx.progress(avatar.progress)
-            deadline.check()
+            ctx.computing(avatar.progress is None or avatar.status == "pending",
+                          avatar.progress)
+            return None
+
+        ctx.poll("Avatar computation", ctx.deadlines.compute, step)
 
     def wait_export(self, ctx: JobContext) -> ExportPlan:
         code = ctx.record["avatar_code"]
         ctx.stage(Stage.EXPORTING)
-        deadline = ctx.deadline("The export", ctx.deadlines.export)
-        while True:
+
+        def step() -> ExportPlan | None:
             try:
                 state = self.client.request_export(code, cancel=ctx.cancel)
             except NotFoundError:
@@ -125,8 +120,9 @@ class AvaturnService(ClientBacked):
             if state.failed:
                 raise RemoteJobFailed(f"Avaturn could not export the avatar (status "
                                       f"{state.status})")
-            deadline.check()
-            ctx.sleep(ctx.poll_interval)
+            return None
+
+        return ctx.poll("The export", ctx.deadlines.export, step)
 
     def download(self, url: str, dest: Path, *, progress: ProgressFn | None = None,
                  cancel: threading.Event | None = None, max_bytes: int | None = None,

@@ -47,12 +47,8 @@ class MetaPersonService(ClientBacked):
 
     def wait_computed(self, ctx: JobContext) -> None:
         code = ctx.record["avatar_code"]
-        deadline = ctx.deadline("Avatar computation", ctx.deadlines.compute)
-        first = not ctx.notes.pop("fresh_upload", False)  # a resumed job asks at once
-        while True:
-            if not first:
-                ctx.sleep(ctx.poll_interval)
-            first = False
+
+        def step() -> bool | None:
             try:
                 avatar = self.client.get_avatar(code, cancel=ctx.cancel,
                                                 player=ctx.record.get("player"))
@@ -61,38 +57,40 @@ class MetaPersonService(ClientBacked):
                                     "(deleted while it was computing?)", status=404) from None
             if avatar.done:
                 ctx.progress(100)
-                return
+                return True
             if avatar.failed:
                 raise RemoteJobFailed(
                     f"The service could not compute the avatar (status {avatar.status}); "
                     "try another photo: a clear, front-facing face, evenly lit")
-            if avatar.status in _WAITING:
-                ctx.stage(Stage.QUEUED)
-            else:
-                ctx.stage(Stage.COMPUTING)
-                ctx.progress(avatar.progress)
-            deadline.check()
+            ctx.computing(avatar.status in _WAITING, avatar.progress)
+            return None
+
+        # right after the upload its answer already said "Uploading"; a resumed job asks
+        ctx.poll("Avatar computation", ctx.deadlines.compute, step,
+                 at_once=not ctx.notes.pop("fresh_upload", False))
 
     def wait_export(self, ctx: JobContext) -> ExportPlan:
         code = ctx.record["avatar_code"]
         ctx.stage(Stage.EXPORTING)
-        deadline = ctx.deadline("The export", ctx.deadlines.export)
-        wanted = ctx.record.get("export_code")
-        while True:
+
+        def step() -> ExportPlan | None:
+            wanted = ctx.record.get("export_code")
             export = self._pick_export(code, wanted, ctx.cancel, ctx.record.get("player"))
-            if export is not None:
-                if export.code != wanted:
-                    wanted = export.code
-                    ctx.remember(export_code=export.code)
-                if export.done:
-                    main = export.main_file()
-                    return ExportPlan(file_url=main.file, static_urls=main.static_files)
-                if export.failed:
-                    raise RemoteJobFailed(
-                        f"The service could not export the avatar (status {export.status})")
-            deadline.check()
-            # exports usually follow the avatar within seconds: ask sooner than for it
-            ctx.sleep(min(ctx.poll_interval, 2.0))
+            if export is None:
+                return None
+            if export.code != wanted:
+                ctx.remember(export_code=export.code)
+            if export.done:
+                main = export.main_file()
+                return ExportPlan(file_url=main.file, static_urls=main.static_files)
+            if export.failed:
+                raise RemoteJobFailed(
+                    f"The service could not export the avatar (status {export.status})")
+            return None
+
+        # exports usually follow the avatar within seconds: ask sooner than for it
+        return ctx.poll("The export", ctx.deadlines.export, step,
+                        interval=min(ctx.poll_interval, 2.0))
 
     def _pick_export(self, code: str, wanted: str | None, cancel: threading.Event,
                      player: str | None) -> Export | None:

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .errors import Cancelled, DeadlineExceeded
 from .stages import Event, JobSpec, Stage
@@ -26,6 +27,9 @@ from .transport import ProgressFn
 
 if TYPE_CHECKING:
     from .cache import Cache
+
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,30 @@ class JobContext:
 
     def deadline(self, what: str, seconds: float) -> _Deadline:
         return _Deadline(what, time.monotonic() + seconds, seconds)
+
+    def poll(self, what: str, seconds: float, step: Callable[[], T | None], *,
+             interval: float | None = None, at_once: bool = True) -> T:
+        """Call ``step`` until it returns something other than None, sleeping ``interval``
+        (default: the poll interval) between calls; ``DeadlineExceeded`` naming ``what``
+        after ``seconds``. ``at_once=False`` waits one interval before the first call."""
+        deadline = self.deadline(what, seconds)
+        pause = self.poll_interval if interval is None else interval
+        if not at_once:
+            self.sleep(pause)
+        while True:
+            result = step()
+            if result is not None:
+                return result
+            deadline.check()
+            self.sleep(pause)
+
+    def computing(self, waiting: bool, progress: int | None) -> None:
+        """Report a remote avatar still queued, or computing with the service's progress."""
+        if waiting:
+            self.stage(Stage.QUEUED)
+        else:
+            self.stage(Stage.COMPUTING)
+            self.progress(progress or 0)
 
 
 @dataclass
