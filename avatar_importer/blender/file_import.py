@@ -33,6 +33,7 @@ from ..core.cache import default_cache_root
 from ..core.errors import AvatarImporterError, InputError
 from ..core.glb import SOURCE_BESIDE
 from ..core.report import report_lines
+from . import import_props
 from .importer import ImportResult, import_avatar_glb
 from .scene_tidy import IMAGE_TAG
 
@@ -274,13 +275,8 @@ class IMPORT_SCENE_OT_avatar_export(bpy.types.Operator, ImportHelper):  # type: 
         name="Textures Folder", subtype="DIR_PATH",
         description="Where to look for textures the export does not contain (after the "
         "archive and the add-on's texture cache)")
-    pack_images: BoolProperty(  # type: ignore[valid-type]
-        name="Pack Textures", default=True,
-        description="Pack the textures into the .blend. Off: reference the files (use "
-        "File > External Data > Make Avatar Textures Portable before moving the .blend)")
-    at_cursor: BoolProperty(  # type: ignore[valid-type]
-        name="Place at 3D Cursor", default=False,
-        description="Put the avatar at the 3D cursor instead of the world origin")
+    pack_images: import_props.pack_textures()  # type: ignore[valid-type]
+    at_cursor: import_props.at_cursor()  # type: ignore[valid-type]
     metre_scale: BoolProperty(  # type: ignore[valid-type]
         name="Real Size (Metres)", default=True,
         description="glTF is in metres: when the scene's unit scale is not 1, scale the "
@@ -289,10 +285,7 @@ class IMPORT_SCENE_OT_avatar_export(bpy.types.Operator, ImportHelper):  # type: 
         name="Fix Materials", default=True,
         description="Per-part fixes: dithered hair, blended eyelashes, clear corneas, "
         "back-face settings")
-    transparent_bounces: BoolProperty(  # type: ignore[valid-type]
-        name="Raise Transparent Bounces", default=True,
-        description="When the avatar has hair, raise Cycles' transparent bounces (never "
-        "lower them) so stacked hair cards render")
+    transparent_bounces: import_props.transparent_bounces()  # type: ignore[valid-type]
 
     def execute(self, context: bpy.types.Context) -> set[OperatorReturn]:
         _State.messages = []

@@ -8,7 +8,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 
 from ..core.options import BLENDSHAPE_SETS, LODS, MODIFICATIONS, PROFILES, AvatarChoices
-from . import browse, catalogue
+from . import browse, catalogue, import_props
 
 
 def _photo_changed(self: Any, _context: Any) -> None:
@@ -61,15 +61,9 @@ class AVATAR_IMPORTER_PG_options(bpy.types.PropertyGroup):
     remove_glasses: BoolProperty(name="Remove Glasses",  # type: ignore[valid-type]
                                  default=True)
     remove_stubble: BoolProperty(name="Remove Stubble")  # type: ignore[valid-type]
-    at_cursor: BoolProperty(name="Place at 3D Cursor")  # type: ignore[valid-type]
-    pack_textures: BoolProperty(  # type: ignore[valid-type]
-        name="Pack Textures", default=True,
-        description="Pack textures into the .blend; off: reference the cached files "
-        "(File > External Data > Make Avatar Textures Portable copies them beside the .blend)")
-    raise_bounces: BoolProperty(  # type: ignore[valid-type]
-        name="Raise Transparent Bounces", default=True,
-        description="When the avatar has hair, raise Cycles' transparent bounces so "
-        "stacked hair cards render (never lowers them)")
+    at_cursor: import_props.at_cursor()  # type: ignore[valid-type]
+    pack_textures: import_props.pack_textures()  # type: ignore[valid-type]
+    raise_bounces: import_props.transparent_bounces()  # type: ignore[valid-type]
 
 
 def choices(opts: Any) -> AvatarChoices:
