@@ -94,11 +94,12 @@ def online_access_allowed() -> bool:
     return bool(getattr(bpy.app, "online_access", True))
 
 
-def extension_cache_dir(package: str) -> Path | None:
-    """The extension's writable cache folder (created), or None when the add-on is not
-    loaded as an extension (legacy install, tests) or Blender predates extensions."""
+def extension_cache_dir(package: str, create: bool = True) -> Path | None:
+    """The extension's writable cache folder (created unless ``create`` is False), or None
+    when the add-on is not loaded as an extension (legacy install, tests) or Blender
+    predates extensions."""
     try:
-        return Path(bpy.utils.extension_path_user(package, path="cache", create=True))
+        return Path(bpy.utils.extension_path_user(package, path="cache", create=create))
     except (ValueError, AttributeError):
         return None
 

@@ -76,7 +76,7 @@ class AVATAR_IMPORTER_AP_preferences(bpy.types.AddonPreferences):
         box.prop(self, "cache_dir")
         browse.request_cache_size()
         row = box.row()
-        row.label(text=f"Cache: {cache_root(self)} ({browse.cache_size_text()})")
+        row.label(text=f"Cache: {cache_root(self, create=False)} ({browse.cache_size_text()})")
         row.operator("avatar_importer.clear_cache", icon="TRASH")
         layout.prop(self, "poll_interval")
         layout.prop(self, "timeout")

@@ -52,13 +52,14 @@ def preferences() -> Any:
     return addon.preferences if addon is not None else None
 
 
-def cache_root(prefs: Any = None) -> Path:
+def cache_root(prefs: Any = None, create: bool = True) -> Path:
+    """The cache root; ``create=False`` (for ``draw``) never touches the disk."""
     if os.environ.get(ENV_CACHE):
         return default_cache_root()
     cache_dir = str(prefs.cache_dir) if prefs is not None else ""
     if cache_dir:
         return Path(bpy.path.abspath(cache_dir))
-    return compat.extension_cache_dir(ADDON_ID) or default_cache_root()
+    return compat.extension_cache_dir(ADDON_ID, create=create) or default_cache_root()
 
 
 def ensure_sandbox(compute_seconds: float) -> Any:
