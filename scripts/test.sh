@@ -18,7 +18,8 @@
 #
 # Everything needed is installed on first use (scripts/lib/env.sh): venvs under
 # ${AVATAR_IMPORTER_VENVS:-~/.cache/avatar_importer/venvs}, apt packages for Blender 3.4.
-# Needs no stdin. Each suite has a time limit (AVATAR_SUITE_TIMEOUT overrides them all, in
+# Suites run two at a time (AVATAR_TEST_JOBS; the GUI suite alone, last), each one's output
+# printed whole when it ends. Needs no stdin. Each suite has a time limit (AVATAR_SUITE_TIMEOUT overrides them all, in
 # seconds). Exit status: 0 if every suite passed or was skipped. The last line is
 # "N passed, M failed" (", K skipped" added when some were), counting suites.
 set -euo pipefail
@@ -149,13 +150,80 @@ for s in "${selected[@]}"; do
 done
 
 # --- run ---------------------------------------------------------------------------------
-child=""
+# Suites run AVATAR_TEST_JOBS at a time (default 2: this machine has 2 cores and the Blender
+# suites spend much of their time waiting on the sandbox's clock); each suite's output is
+# kept in a log and printed whole when it ends. Suites in ALONE (the GUI: it measures
+# event-loop stalls against an idle baseline) run after the others, by themselves.
+JOBS=${AVATAR_TEST_JOBS:-2}
+[[ $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "AVATAR_TEST_JOBS must be a positive number" >&2; exit 2; }
+ALONE=(gui)
+LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/avatar-tests.XXXXXX")
+declare -A pid_of=() start_of=() rc_of=() secs_of=()
 on_signal() {
-    [[ -n "$child" ]] && kill -TERM "$child" 2>/dev/null
+    local p
+    for p in "${pid_of[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
     echo "test.sh: interrupted" >&2
     exit 130
 }
 trap on_signal INT TERM
+
+launch() { # launch SUITE: start it in the background, output to its log
+    local s=$1 limit
+    limit=$(suite_timeout "$s")
+    start_of[$s]=$(date +%s%N)
+    echo "===== [$s] started (limit ${limit}s) ====="
+    timeout -k 30 "$limit" bash "${BASH_SOURCE[0]}" --run-suite "$s" </dev/null \
+        >"$LOGDIR/$s.log" 2>&1 &
+    pid_of[$s]=$!
+}
+
+reap() { # reap: wait for any running suite to end, print its log and result
+    local s p rc done_suite=""
+    while [[ -z $done_suite ]]; do
+        for s in "${!pid_of[@]}"; do
+            p=${pid_of[$s]}
+            if ! kill -0 "$p" 2>/dev/null; then done_suite=$s; break; fi
+        done
+        [[ -n $done_suite ]] || sleep 0.5
+    done
+    s=$done_suite
+    rc=0
+    wait "${pid_of[$s]}" || rc=$?
+    unset "pid_of[$s]"
+    rc_of[$s]=$rc
+    secs_of[$s]=$(awk -v a="${start_of[$s]}" -v b="$(date +%s%N)" \
+        'BEGIN { printf "%.1f", (b - a) / 1e9 }')
+    echo
+    echo "===== [$s] output ====="
+    cat "$LOGDIR/$s.log"
+    echo "===== [$s] $(result_text "$s" "$rc") in ${secs_of[$s]}s ====="
+}
+
+result_text() { # result_text SUITE RC
+    case $2 in
+        0) echo passed ;;
+        "$SKIP_RC") echo skipped ;;
+        124 | 137) echo "FAILED (timed out after $(suite_timeout "$1")s)" ;;
+        5) echo "FAILED (no tests collected)" ;;
+        *) echo "FAILED (exit $2)" ;;
+    esac
+}
+
+total_start=$(date +%s%N)
+echo "test.sh: suites: ${suites[*]} ($JOBS at a time)"
+later=()
+for s in "${suites[@]}"; do
+    alone=0
+    for a in "${ALONE[@]}"; do [[ $s == "$a" ]] && alone=1; done
+    if [[ $alone -eq 1 ]]; then later+=("$s"); continue; fi
+    while [[ ${#pid_of[@]} -ge $JOBS ]]; do reap; done
+    launch "$s"
+done
+while [[ ${#pid_of[@]} -gt 0 ]]; do reap; done
+for s in "${later[@]+"${later[@]}"}"; do
+    launch "$s"
+    reap
+done
 
 names=()
 results=()
@@ -163,31 +231,19 @@ times=()
 n_pass=0
 n_fail=0
 n_skip=0
-total_start=$(date +%s%N)
-echo "test.sh: suites: ${suites[*]}"
 for s in "${suites[@]}"; do
-    limit=$(suite_timeout "$s")
-    echo
-    echo "===== [$s] starting (limit ${limit}s) ====="
-    start=$(date +%s%N)
-    rc=0
-    timeout -k 30 "$limit" bash "${BASH_SOURCE[0]}" --run-suite "$s" </dev/null &
-    child=$!
-    wait "$child" || rc=$?
-    child=""
-    secs=$(awk -v a="$start" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
+    rc=${rc_of[$s]}
+    res=$(result_text "$s" "$rc")
     case $rc in
-        0) res=passed; n_pass=$((n_pass + 1)) ;;
-        "$SKIP_RC") res=skipped; n_skip=$((n_skip + 1)) ;;
-        124 | 137) res="FAILED (timed out after ${limit}s)"; n_fail=$((n_fail + 1)) ;;
-        5) res="FAILED (no tests collected)"; n_fail=$((n_fail + 1)) ;;
-        *) res="FAILED (exit $rc)"; n_fail=$((n_fail + 1)) ;;
+        0) n_pass=$((n_pass + 1)) ;;
+        "$SKIP_RC") n_skip=$((n_skip + 1)) ;;
+        *) n_fail=$((n_fail + 1)) ;;
     esac
-    echo "===== [$s] $res in ${secs}s ====="
     names+=("$s")
     results+=("$res")
-    times+=("$secs")
+    times+=("${secs_of[$s]}")
 done
+rm -rf "$LOGDIR"
 total=$(awk -v a="$total_start" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
 
 echo
