@@ -234,7 +234,8 @@ class ActionWriter:
 
     def __init__(self, name: str, obj: Any) -> None:
         self.obj = obj
-        self.action: Any = bpy.data.actions.new(name)
+        actions: Any = bpy.data.actions  # slots and layers (4.4+) are not in the 4.2 stubs
+        self.action: Any = actions.new(name)
         self._groups: dict[str, Any] = {}
         self._bag: Any = None
         self._slot: Any = None

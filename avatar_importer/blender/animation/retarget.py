@@ -470,7 +470,7 @@ def retarget(armature: Any, source_path: Path, *, preset: str | None = None,
         scene.frame_start, scene.frame_end = sampled.frame_start, frame_end
     return RetargetResult(
         action_name=action.name, frame_start=sampled.frame_start, frame_end=frame_end,
-        fps=round(sampled.fps, 6), mapped=dict(plan.matched.mapped),
+        fps=round(sampled.fps, 3), mapped=dict(plan.matched.mapped),
         unmapped_source=list(plan.matched.unmapped_source),
         unmapped_target=list(plan.matched.unmapped_target),
         source_family=plan.source_family, target_family=target_family,
