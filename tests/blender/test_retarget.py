@@ -147,3 +147,59 @@ def test_not_an_armature_and_unknown_preset(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="unknown bone-map preset"):
         retarget(avatar, source, preset="no such preset")
     assert avatar.animation_data is None and not bpy.data.actions
+
+
+def test_saved_preset_and_explicit_map(tmp_path: Path) -> None:
+    from avatar_importer.core.mocap import bonemaps
+
+    avatar = rc.metaperson_avatar(tmp_path / "mp")
+    source = animation_data.mixamo_bvh(tmp_path / "walk.bvh")
+    mapping = bonemaps.bone_map("mixamo", "metaperson")
+    del mapping["mixamorig:Head"]  # a preset that leaves the head alone
+    folder = tmp_path / "presets"
+    bonemaps.save_preset(folder, bonemaps.Preset("no head", "mixamo", "metaperson", mapping))
+    result = retarget(avatar, source, preset="no head", user_presets=folder)
+    assert "Head" in result.unmapped_target and "mixamorig:Head" in result.unmapped_source
+    worst, where = rc.worst_error(avatar, rc.bvh_expected(source, MIXAMO_ENDS, avatar,
+                                                          result.root_scale))
+    assert worst < rc.TOLERANCE, where
+    # an explicit map wins; a map that misses the legs is refused before anything is made
+    legs = ("LeftUpLeg", "LeftLeg", "LeftFoot", "RightUpLeg", "RightLeg", "RightFoot",
+            "LeftArm", "LeftForeArm")
+    partial = {k: v for k, v in mapping.items() if v not in legs}
+    actions = len(bpy.data.actions)
+    with pytest.raises(InputError, match="core bones matched"):
+        retarget(avatar, source, bone_map=partial)
+    assert len(bpy.data.actions) == actions
+    assert avatar.animation_data.action.name == result.action_name  # the earlier one kept
+
+
+def test_rate_kept_when_other_things_are_animated(tmp_path: Path) -> None:
+    scene = bpy.context.scene
+    scene.render.fps = 24
+    prop = bpy.data.objects.new("Prop", None)
+    scene.collection.objects.link(prop)
+    prop.keyframe_insert("location", frame=1)
+    avatar = rc.metaperson_avatar(tmp_path / "mp")
+    source = animation_data.mixamo_bvh(tmp_path / "walk.bvh")
+    result = retarget(avatar, source)
+    assert not result.scene_fps_set and result.warnings
+    assert result.time_scale == pytest.approx(0.8)  # 24 scene frames per 30 source frames
+    assert scene.render.fps == 24 and (result.frame_start, result.frame_end) == (1, 33)
+    # source frame k is shown at scene frame 1 + (k - 1) * 0.8: compare where that is whole
+    expected = rc.bvh_expected(source, MIXAMO_ENDS, avatar, result.root_scale,
+                               frames=(6, 16, 26, 36))
+    moved = {1 + round((k - 1) * 0.8): v for k, v in expected.items()}
+    worst, where = rc.worst_error(avatar, moved)
+    assert worst < rc.TOLERANCE, where
+
+
+def test_pose_mode_and_selection_restored(tmp_path: Path) -> None:
+    avatar = rc.metaperson_avatar(tmp_path / "mp")
+    view_layer = bpy.context.view_layer
+    view_layer.objects.active = avatar
+    bpy.ops.object.mode_set(mode="POSE")
+    selected = sorted(o.name for o in view_layer.objects if o.select_get())
+    retarget(avatar, animation_data.mixamo_bvh(tmp_path / "walk.bvh"))
+    assert view_layer.objects.active == avatar and avatar.mode == "POSE"
+    assert sorted(o.name for o in view_layer.objects if o.select_get()) == selected
