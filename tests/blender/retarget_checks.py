@@ -60,16 +60,18 @@ def bvh_expected(bvh_path: Path, names: dict[str, str], avatar: Any, scale: floa
     """Where the avatar's bones ``names`` (avatar bone -> BVH joint) should be at each
     Blender frame (BVH frame 0 = Blender frame 1): the BVH's own joint positions (computed
     by the core's forward kinematics, not by Blender), turned to Blender's axes, moved
-    from the source's hips rest position to the avatar's and scaled."""
+    from the source's hips rest position to the avatar's and scaled, in the avatar's
+    armature space, then placed where the avatar's armature object is."""
     bvh = read_bvh(bvh_path)
     rest = joint_positions(bvh, 0)
     hips_rest = Vector(animation_data.to_blender(rest[bvh.joints[0].name]))
-    avatar_hips = rest_heads(avatar, ("Hips",))["Hips"]
+    avatar_hips = avatar.data.bones["Hips"].head_local
+    placed = avatar.matrix_world
     out = {}
     for frame in frames:
         pos = joint_positions(bvh, frame - 1)
-        out[frame] = {bone: avatar_hips + (Vector(animation_data.to_blender(pos[j]))
-                                           - hips_rest) * scale
+        out[frame] = {bone: placed @ (avatar_hips + (Vector(animation_data.to_blender(pos[j]))
+                                                     - hips_rest) * scale)
                       for bone, j in names.items()}
     return out
 
@@ -182,6 +184,8 @@ def build_mixamo_fbx(path: Path, *, a_pose_degrees: float = 0.0, skin: bool = Tr
 def fbx_expected(recorded: dict[int, dict[str, Vector]], avatar: Any, scale: float
                  ) -> dict[int, dict[str, Vector]]:
     hips_rest = recorded[0]["Hips"]
-    avatar_hips = rest_heads(avatar, ("Hips",))["Hips"]
-    return {frame: {n: avatar_hips + (p - hips_rest) * scale for n, p in bones.items()}
+    avatar_hips = avatar.data.bones["Hips"].head_local
+    placed = avatar.matrix_world
+    return {frame: {n: placed @ (avatar_hips + (p - hips_rest) * scale)
+                    for n, p in bones.items()}
             for frame, bones in recorded.items() if frame != 0}

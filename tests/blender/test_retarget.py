@@ -203,3 +203,26 @@ def test_pose_mode_and_selection_restored(tmp_path: Path) -> None:
     retarget(avatar, animation_data.mixamo_bvh(tmp_path / "walk.bvh"))
     assert view_layer.objects.active == avatar and avatar.mode == "POSE"
     assert sorted(o.name for o in view_layer.objects if o.select_get()) == selected
+
+
+def test_avatar_moved_and_turned_walks_from_where_it_stands(tmp_path: Path) -> None:
+    from mathutils import Euler, Vector
+
+    avatar = rc.metaperson_avatar(tmp_path / "mp")
+    avatar.location = Vector((2.0, -1.0, 0.5))
+    avatar.rotation_mode = "XYZ"  # the glTF importer leaves objects in quaternion mode
+    avatar.rotation_euler = Euler((0.0, 0.0, 1.2))
+    avatar.scale = (1.25, 1.25, 1.25)
+    bpy.context.view_layer.update()
+    source = animation_data.mixamo_bvh(tmp_path / "walk.bvh")
+    result = retarget(avatar, source)
+    assert result.root_scale == pytest.approx(BVH_SCALE, rel=0.01)  # armature units
+    worst, where = rc.worst_error(avatar, rc.bvh_expected(source, MIXAMO_ENDS, avatar,
+                                                          result.root_scale))
+    assert worst < rc.TOLERANCE * 1.25, where
+    # it walked along its own front (-Y turned by 1.2 rad), not the world's -Y
+    bpy.context.scene.frame_set(40)
+    walked = rc.bone_heads(avatar, ("Hips",))["Hips"] - rc.rest_heads(avatar, ("Hips",))["Hips"]
+    front = Vector((0.0, -1.0, 0.0))
+    front.rotate(Euler((0.0, 0.0, 1.2)))
+    assert walked.normalized().dot(front) > 0.95

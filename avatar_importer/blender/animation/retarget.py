@@ -14,8 +14,10 @@ One entry point, :func:`retarget`. The steps, each undone if a later one fails:
    deleted, and the scene's frame, rate, range, selection and mode are put back.
 4. The avatar's keyframes are *computed*, not baked with ``nla.bake`` (which would need the
    source and the avatar tied with constraints and a depsgraph evaluation per frame): per
-   frame and per mapped bone, in world space,
-   ``target_world = (source_world(f) @ source_rest_world^-1) @ align @ target_rest_world``,
+   frame and per mapped bone, with the source's world space taken as the avatar's
+   armature space (so an avatar moved or turned in the scene moves from where it stands,
+   the way it faces),
+   ``target = (source_world(f) @ source_rest_world^-1) @ align @ target_rest``,
    i.e. the source bone's rotation away from its own rest pose is applied to the avatar
    bone's rest orientation. Bone rolls and axis conventions cancel out. ``align`` corrects
    rest poses that differ (A-pose vs T-pose): for each limb chain (shoulder, upper arm,
@@ -248,8 +250,7 @@ def _parent_first(armature: Any) -> list[Any]:
 def _alignment(armature: Any, plan: _Plan, sampled: _Sampled) -> dict[str, Quaternion]:
     """Target bone -> world rotation re-aiming it along the source's rest direction, for
     the limb chains whose rest pose differs (and what their hands/feet inherit)."""
-    matrix = armature.matrix_world
-    heads = {b.name: (matrix @ b.matrix_local).to_translation() for b in armature.data.bones}
+    heads = {b.name: b.head_local.copy() for b in armature.data.bones}
     inverse = {t: s for s, t in plan.matched.mapped.items()}
     own: dict[str, Quaternion] = {}
     for chain in bonemaps.LIMB_CHAINS.values():
@@ -286,9 +287,9 @@ class _Keys:
 
 
 def _compute(armature: Any, plan: _Plan, sampled: _Sampled, scale: float) -> _Keys:
-    matrix = armature.matrix_world
-    matrix_inv = matrix.inverted()
-    obj_rot_inv = _rotation(matrix).inverted()
+    """The keys, computed in the avatar's armature space: the source's world space is
+    taken as the avatar's own, so an avatar moved or turned in the scene walks from where
+    it stands, the way it faces."""
     driven = {t: s for s, t in plan.matched.mapped.items()}
     hips = plan.slots["hips"]
     order = _parent_first(armature)
@@ -296,9 +297,9 @@ def _compute(armature: Any, plan: _Plan, sampled: _Sampled, scale: float) -> _Ke
                     else b.matrix_local.copy()) for b in order}
     pose = armature.pose.bones
     basis_now = {b.name: pose[b.name].matrix_basis.copy() for b in order}
-    rest_rot = {b.name: _rotation(matrix @ b.matrix_local) for b in order}
+    rest_rot = {b.name: _rotation(b.matrix_local) for b in order}
     align = _alignment(armature, plan, sampled)
-    rest_hips_w = (matrix @ armature.data.bones[hips].matrix_local).to_translation()
+    rest_hips = armature.data.bones[hips].head_local.copy()
     source_hips_rest = sampled.rest_head[driven[hips]]
     keys = _Keys(rot={t: [] for t in driven}, loc=[],
                  aligned=sorted(b for b in align if b in driven))
@@ -315,14 +316,14 @@ def _compute(armature: Any, plan: _Plan, sampled: _Sampled, scale: float) -> _Ke
             source = driven[name]
             delta = sampled.rot[source][i] @ delta_rest[source]
             world = delta @ align.get(name, identity) @ rest_rot[name]
-            local = _rotation(base).inverted() @ (obj_rot_inv @ world)
+            local = _rotation(base).inverted() @ world
             previous = keys.rot[name][-1] if keys.rot[name] else None
             if previous is not None:
                 local.make_compatible(previous)
             keys.rot[name].append(local)
             if name == hips:
-                target_w = rest_hips_w + (sampled.hips_pos[i] - source_hips_rest) * scale
-                loc = base.inverted() @ (matrix_inv @ target_w)
+                wanted = rest_hips + (sampled.hips_pos[i] - source_hips_rest) * scale
+                loc = base.inverted() @ wanted
                 keys.loc.append(loc)
             else:
                 loc = basis_now[name].to_translation()
@@ -434,11 +435,10 @@ def retarget(armature: Any, source_path: Path, *, preset: str | None = None,
         remove_created(snapshot)
         saved.restore()
 
-    target_rest = {b.name: (armature.matrix_world @ b.matrix_local).to_translation()
-                   for b in armature.data.bones}
+    target_rest = {b.name: b.head_local.copy() for b in armature.data.bones}
     hips = plan.slots["hips"]
     feet = [plan.slots.get(f"foot.{side}") for side in ("L", "R")]
-    target_leg = _leg_length(target_rest, hips, feet, armature.matrix_world.translation.z)
+    target_leg = _leg_length(target_rest, hips, feet, 0.0)
     if target_leg <= 1e-6:
         raise InputError(f"{armature.name}: the hips are not above the feet in the rest pose")
     scale = target_leg / sampled.leg_length
