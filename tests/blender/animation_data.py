@@ -39,21 +39,34 @@ _CMU_KEPT_FINGERS = {"LeftHandIndex1", "RightHandIndex1", "LeftHandThumb1", "Rig
 Vec3 = tuple[float, float, float]
 
 
-def _figure() -> list[tuple[str, str | None, Vec3]]:
-    """(MetaPerson-style name, parent name, position in glTF/BVH axes, metres), with the
-    joints a Mixamo skeleton lacks removed (children re-parented)."""
-    joints = skeleton_joints(1.0, 1.0)
-    names = [name for name, _, _ in joints]
-    out = []
+Joint = tuple[str, str | None, Vec3]  # name, parent name, position (glTF/BVH axes, metres)
+
+
+def _reduce(joints: list[Joint], scale: float) -> list[Joint]:
+    """``joints`` without the joints a Mixamo skeleton lacks (children re-parented to the
+    nearest kept ancestor), scaled."""
+    parent_of = {name: parent for name, parent, _ in joints}
+    out: list[Joint] = []
     for name, parent, pos in joints:
         if name in _DROPPED:
             continue
-        while parent >= 0 and names[parent] in _DROPPED:
-            parent = joints[parent][1]
-        scaled = (pos[0] * SOURCE_HEIGHT_SCALE, pos[1] * SOURCE_HEIGHT_SCALE,
-                  pos[2] * SOURCE_HEIGHT_SCALE)
-        out.append((name, names[parent] if parent >= 0 else None, scaled))
+        while parent is not None and parent in _DROPPED:
+            parent = parent_of[parent]
+        out.append((name, parent, (pos[0] * scale, pos[1] * scale, pos[2] * scale)))
     return out
+
+
+def sandbox_figure() -> list[Joint]:
+    """The sandbox avatar's (female) skeleton with parent names."""
+    joints = skeleton_joints(1.0, 1.0)
+    return [(name, joints[parent][0] if parent >= 0 else None, pos)
+            for name, parent, pos in joints]
+
+
+def _figure(figure: list[Joint] | None = None) -> list[Joint]:
+    """The source figure: ``figure`` (default the sandbox avatar's skeleton) reduced to a
+    Mixamo skeleton and scaled by SOURCE_HEIGHT_SCALE."""
+    return _reduce(figure if figure is not None else sandbox_figure(), SOURCE_HEIGHT_SCALE)
 
 
 def _is_leaf(name: str) -> bool:
@@ -104,8 +117,8 @@ def root_position(frame: int, rest: Vec3) -> Vec3:
 
 
 def _write_bvh(path: Path, rename: dict[str, str], keep: set[str] | None,
-               hip_joints: bool, unit: float) -> Path:
-    figure = _figure()
+               hip_joints: bool, unit: float, base: list[Joint] | None = None) -> Path:
+    figure = _figure(base)
     pos = {name: p for name, _, p in figure}
     children: dict[str | None, list[str]] = {}
     for name, parent, _ in figure:
@@ -170,10 +183,11 @@ def _write_bvh(path: Path, rename: dict[str, str], keep: set[str] | None,
     return path
 
 
-def mixamo_bvh(path: Path) -> Path:
-    """The walking-and-waving Mixamo-named BVH (centimetres)."""
-    rename = {name: f"mixamorig:{name}" for name, _, _ in _figure()}
-    return _write_bvh(path, rename, None, hip_joints=False, unit=100.0)
+def mixamo_bvh(path: Path, figure: list[Joint] | None = None) -> Path:
+    """The walking-and-waving Mixamo-named BVH (centimetres), for the sandbox figure or
+    for ``figure`` (MetaPerson joint names, e.g. read off a real export)."""
+    rename = {name: f"mixamorig:{name}" for name, _, _ in _figure(figure)}
+    return _write_bvh(path, rename, None, hip_joints=False, unit=100.0, base=figure)
 
 
 def cmu_bvh(path: Path) -> Path:
@@ -197,6 +211,11 @@ def unknown_bvh(path: Path) -> Path:
 def to_blender(p: Vec3) -> Vec3:
     """BVH/glTF axes (Y up, facing +Z) to Blender's (Z up, facing -Y)."""
     return (p[0], -p[2], p[1])
+
+
+def from_blender(p: Vec3) -> Vec3:
+    """The inverse of :func:`to_blender`."""
+    return (p[0], p[2], -p[1])
 
 
 def source_joints(prefix: str = "mixamorig:", a_pose_degrees: float = 0.0

@@ -189,3 +189,11 @@ def fbx_expected(recorded: dict[int, dict[str, Vector]], avatar: Any, scale: flo
     return {frame: {n: placed @ (avatar_hips + (p - hips_rest) * scale)
                     for n, p in bones.items()}
             for frame, bones in recorded.items() if frame != 0}
+
+
+def figure_of(armature: Any) -> list[tuple[str, str | None, tuple[float, float, float]]]:
+    """The armature's rest skeleton as animation_data figures are given: (name, parent,
+    head position in glTF/BVH axes)."""
+    return [(b.name, b.parent.name if b.parent else None,
+             animation_data.from_blender(tuple(b.head_local)))
+            for b in armature.data.bones]

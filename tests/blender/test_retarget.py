@@ -226,3 +226,24 @@ def test_avatar_moved_and_turned_walks_from_where_it_stands(tmp_path: Path) -> N
     front = Vector((0.0, -1.0, 0.0))
     front.rotate(Euler((0.0, 0.0, 1.2)))
     assert walked.normalized().dot(front) > 0.95
+
+
+@pytest.mark.parametrize("filename", ["body_lod1_female_template.glb", "head_lod2_male.glb"])
+def test_real_metaperson_export(tmp_path: Path, samples_dir: Path, filename: str) -> None:
+    """A real MetaPerson export's skeleton (its own bone rolls, rest pose and root offset:
+    the head-only export has its hips below the origin): a Mixamo BVH of a figure with
+    the same proportions, 1.8/1.72 larger, lands hands and feet where they should."""
+    from avatar_importer.blender.importer import import_avatar_glb
+
+    result = import_avatar_glb(samples_dir / filename, name="Real")
+    avatar = bpy.data.objects[result.armature]
+    rest = rc.pose_snapshot(avatar)
+    source = animation_data.mixamo_bvh(tmp_path / "walk.bvh", rc.figure_of(avatar))
+    done = retarget(avatar, source)
+    assert done.target_family == "metaperson" and done.rest_corrected == []
+    assert done.root_scale == pytest.approx(BVH_SCALE, rel=0.01)
+    bpy.context.scene.frame_set(1)
+    assert rc.max_pose_change(rest, rc.pose_snapshot(avatar)) < 1e-3
+    worst, where = rc.worst_error(avatar, rc.bvh_expected(source, MIXAMO_ENDS, avatar,
+                                                          done.root_scale))
+    assert worst < rc.TOLERANCE, where
