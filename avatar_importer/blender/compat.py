@@ -259,3 +259,25 @@ class ActionWriter:
         ad.action = self.action
         if self._slot is not None:
             ad.action_slot = self._slot
+
+
+def action_fcurves(action: Any) -> list[Any]:
+    """Every F-curve of ``action``: ``action.fcurves`` before 4.4, the channel bags of its
+    layers' strips from 4.4 on (5.0 has nothing else)."""
+    if version() < (4, 4, 0):
+        return list(action.fcurves)
+    out: list[Any] = []
+    for layer in action.layers:
+        for strip in layer.strips:
+            for bag in getattr(strip, "channelbags", ()):
+                out.extend(bag.fcurves)
+    return out
+
+
+def select_pose_bone(armature: Any, name: str, state: bool) -> None:
+    """Select a bone for pose-mode operators: on the pose bone from 5.0, on the bone
+    before."""
+    if version() >= (5, 0, 0):
+        armature.pose.bones[name].select = state
+    else:
+        armature.data.bones[name].select = state

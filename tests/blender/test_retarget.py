@@ -37,6 +37,10 @@ def test_mixamo_bvh_onto_metaperson_follows_hands_and_feet(tmp_path: Path) -> No
     assert rc.armature_objects() == [avatar.name]  # the source armature is gone
     assert [a.name for a in bpy.data.actions] == [result.action_name]
     assert avatar.animation_data.action.name == result.action_name
+    from avatar_importer.blender import compat
+    fcurves = compat.action_fcurves(avatar.animation_data.action)
+    assert len(fcurves) == 4 * len(result.mapped) + 3  # quaternions, and the hips' location
+    assert {len(fc.keyframe_points) for fc in fcurves} == {40}  # one key per source frame
     scene = bpy.context.scene
     assert (scene.render.fps, scene.frame_start, scene.frame_end) == (30, 1, 40)
     json.dumps(result.as_report())
