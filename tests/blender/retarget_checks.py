@@ -27,8 +27,9 @@ from avatar_importer.sandbox.avaturn_assets import build_avaturn_glb  # noqa: E4
 
 #: how far (metres: 5 mm) the avatar's hands and feet may be from where the source's are,
 #: scaled to the avatar. Source and avatar share proportions (animation_data), so a right
-#: retarget is exact up to float error: measured under 0.1 mm from BVH, about 1 mm through
-#: FBX (its exporter simplifies the curves).
+#: retarget is exact up to float error: measured under 0.1 mm for BVH and FBX (exported
+#: with curve simplification off; Blender's default simplification alone moves the feet
+#: by up to 7 mm).
 TOLERANCE = 0.005
 ENDS = ("LeftHand", "RightHand", "LeftFoot", "RightFoot")
 SAMPLED_FRAMES = (1, 9, 17, 25, 33, 40)
@@ -113,13 +114,14 @@ def _bvh_rotation(zxy: tuple[float, float, float]) -> Matrix:
     return c @ r @ c.transposed()
 
 
-def build_mixamo_fbx(path: Path, *, a_pose_degrees: float = 0.0, skin: bool = True
-                     ) -> dict[int, dict[str, Vector]]:
+def build_mixamo_fbx(path: Path, *, a_pose_degrees: float = 0.0, skin: bool = True,
+                     turn_degrees: float = 0.0) -> dict[int, dict[str, Vector]]:
     """Build a Mixamo-named armature (``mixamorig:``), animate it with the test motion
     (BVH-style world-axis rotations at each joint), give it a skinned mesh when ``skin``,
     export it with ``export_scene.fbx``, and return the world positions of its hands and
     feet at SAMPLED_FRAMES as the importer will number them (the armature's frame f - 1),
-    with the hips' rest position under key ``0``."""
+    with the hips' rest position under key ``0``. ``turn_degrees`` turns the figure about
+    Z: a source facing another way than the avatar."""
     joints = animation_data.source_joints(a_pose_degrees=a_pose_degrees)
     scene = bpy.context.scene
     scene.render.fps = animation_data.FPS
@@ -131,7 +133,10 @@ def build_mixamo_fbx(path: Path, *, a_pose_degrees: float = 0.0, skin: bool = Tr
     kids: dict[str, list[str]] = {}
     for name, parent, _ in joints:
         kids.setdefault(parent or "", []).append(name)
-    pos = {name: Vector(p) for name, _, p in joints}
+    # a turned source is built turned (bones, motion and path), not placed turned: Blender's
+    # FBX round trip of a rotated armature object changes its rest pose
+    turn = Matrix.Rotation(math.radians(turn_degrees), 3, "Z")
+    pos = {name: turn @ Vector(p) for name, _, p in joints}
     for name, parent, _ in joints:
         bone = data.edit_bones.new(name)
         bone.head = pos[name]
@@ -146,15 +151,17 @@ def build_mixamo_fbx(path: Path, *, a_pose_degrees: float = 0.0, skin: bool = Tr
     prefix = "mixamorig:"
     rest = {b.name: b.matrix_local.to_3x3() for b in data.bones}
     hips_rest = pos[prefix + "Hips"]
-    rest_bvh = (hips_rest.x, hips_rest.z, -hips_rest.y)
+    unturned = turn.transposed() @ hips_rest
+    rest_bvh = (unturned.x, unturned.z, -unturned.y)
     for frame in range(animation_data.FRAMES):
         for pb in rig.pose.bones:
             plain = pb.name[len(prefix):]
-            world = _bvh_rotation(animation_data.motion(plain, frame))
+            world = turn @ _bvh_rotation(animation_data.motion(plain, frame)) @ turn.transposed()
             r = rest[pb.name]
             pb.rotation_quaternion = (r.inverted() @ world @ r).to_quaternion()
             pb.keyframe_insert("rotation_quaternion", frame=frame)
-        root = Vector(animation_data.to_blender(animation_data.root_position(frame, rest_bvh)))
+        root = turn @ Vector(animation_data.to_blender(
+            animation_data.root_position(frame, rest_bvh)))
         hips = rig.pose.bones[prefix + "Hips"]
         hips.location = rest[hips.name].inverted() @ (root - hips_rest)
         hips.keyframe_insert("location", frame=frame)
@@ -175,18 +182,25 @@ def build_mixamo_fbx(path: Path, *, a_pose_degrees: float = 0.0, skin: bool = Tr
     for frame in SAMPLED_FRAMES:
         scene.frame_set(frame - 1)
         expected[frame] = {n: rig.matrix_world @ rig.pose.bones[prefix + n].head for n in ENDS}
+    # the bones' default transforms in the file are the pose at export time, and without a
+    # skin (no bind pose) they are the importer's rest pose: export at frame 0, the rest pose
+    scene.frame_set(0)
     bpy.ops.export_scene.fbx(filepath=str(path), add_leaf_bones=False, bake_anim=True,
                              bake_anim_use_nla_strips=False, bake_anim_use_all_actions=False,
+                             bake_anim_simplify_factor=0.0,
                              object_types={"ARMATURE", "MESH"})
     return expected
 
 
-def fbx_expected(recorded: dict[int, dict[str, Vector]], avatar: Any, scale: float
-                 ) -> dict[int, dict[str, Vector]]:
+def fbx_expected(recorded: dict[int, dict[str, Vector]], avatar: Any, scale: float,
+                 turn_degrees: float = 0.0) -> dict[int, dict[str, Vector]]:
+    """What ``build_mixamo_fbx`` recorded, as the avatar should reproduce it: turned back
+    by ``turn_degrees`` (to face the avatar's way), scaled, moved onto the avatar's hips."""
+    back = Matrix.Rotation(math.radians(-turn_degrees), 3, "Z")
     hips_rest = recorded[0]["Hips"]
     avatar_hips = avatar.data.bones["Hips"].head_local
     placed = avatar.matrix_world
-    return {frame: {n: placed @ (avatar_hips + (p - hips_rest) * scale)
+    return {frame: {n: placed @ (avatar_hips + back @ (p - hips_rest) * scale)
                     for n, p in bones.items()}
             for frame, bones in recorded.items() if frame != 0}
 

@@ -251,3 +251,15 @@ def test_real_metaperson_export(tmp_path: Path, samples_dir: Path, filename: str
     worst, where = rc.worst_error(avatar, rc.bvh_expected(source, MIXAMO_ENDS, avatar,
                                                           done.root_scale))
     assert worst < rc.TOLERANCE, where
+
+
+def test_source_facing_another_way_is_turned(tmp_path: Path) -> None:
+    fbx = tmp_path / "turned.fbx"
+    recorded = rc.build_mixamo_fbx(fbx, skin=False, turn_degrees=90.0)
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    avatar = rc.metaperson_avatar(tmp_path / "mp")
+    result = retarget(avatar, fbx)
+    assert result.source_turn_degrees == pytest.approx(90.0, abs=0.1)
+    worst, where = rc.worst_error(avatar, rc.fbx_expected(recorded, avatar, result.root_scale,
+                                                          turn_degrees=90.0))
+    assert worst < rc.TOLERANCE, where

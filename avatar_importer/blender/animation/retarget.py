@@ -36,9 +36,13 @@ One entry point, :func:`retarget`. The steps, each undone if a later one fails:
    the source's. Otherwise the scene's rate is kept and the keys are spaced so the motion
    keeps its real duration (``time_scale``), with a warning in the result.
 
-Known limits: the source must face the same way as the avatar (Blender's importers turn
-BVH and Mixamo files to face -Y, as imported avatars do); bones the map leaves out keep
-their current pose; scale keys of the source are ignored.
+A source facing another way than the avatar (or lying on its back, Y-up read as Z-up) is
+turned first: its body frame (thighs left to right, hips to head) is rotated onto the
+avatar's when they differ by more than :data:`TURN_MIN_DEGREES`.
+
+Known limits: bones the map leaves out keep their current pose; the source's scale keys
+are ignored; proportions are not corrected (no IK): with a body built differently from
+the source, hands and feet land where the avatar's own limbs reach.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ from .. import compat
 from ..importer import remove_created, take_snapshot
 
 ALIGN_MIN_DEGREES = 10.0
+TURN_MIN_DEGREES = 5.0
 
 
 # --- scene state kept across the source import --------------------------------------------
@@ -121,6 +126,7 @@ class _Sampled:
     rot: dict[str, list[Quaternion]] = field(default_factory=dict)  # per frame, world
     hips_pos: list[Vector] = field(default_factory=list)  # per frame, world
     leg_length: float = 0.0
+    turned_degrees: float = 0.0  # the source turned to face the avatar's way
 
 
 @dataclass
@@ -203,13 +209,55 @@ def _leg_length(heads: Mapping[str, Vector], hips: str, feet: Iterable[str | Non
     return float(heads[hips].z - floor)
 
 
-def _sample(ctx: Any, source: Any, plan: _Plan, fps: float, what: str) -> _Sampled:
+def _body_frame(heads: Mapping[str, Vector], hips: str, left: str, right: str, top: str
+                ) -> Matrix | None:
+    """A rotation whose columns are the body's axes: right thigh to left thigh, up (hips
+    to head, made square to the first), and their cross product; None when degenerate."""
+    lateral = heads[left] - heads[right]
+    up = heads[top] - heads[hips]
+    if lateral.length < 1e-6 or up.length < 1e-6:
+        return None
+    x = lateral.normalized()
+    z = up - x * up.dot(x)
+    if z.length < 1e-6:
+        return None
+    z.normalize()
+    y = z.cross(x)
+    return Matrix((tuple(x), tuple(y), tuple(z))).transposed()
+
+
+def _facing(source: Any, armature: Any, plan: _Plan) -> Matrix:
+    """The rotation turning the source's body frame (thighs for left-right, hips to head
+    for up) onto the avatar's, so a source exported facing another way, or lying Y-up,
+    moves the way the avatar faces. Identity when they agree within TURN_MIN_DEGREES."""
+    need = ("hips", "thigh.L", "thigh.R", "head")
+    if not all(k in plan.slots for k in need):
+        return Matrix.Identity(3)
+    inverse = {t: s for s, t in plan.matched.mapped.items()}
+    t_names = [plan.slots[k] for k in need]
+    t_heads = {n: armature.data.bones[n].head_local for n in t_names}
+    s_heads = {n: (source.matrix_world @ source.data.bones[inverse[n]].matrix_local)
+               .to_translation() for n in t_names}
+    target = _body_frame(t_heads, *t_names)
+    own = _body_frame(s_heads, *t_names)
+    if target is None or own is None:
+        return Matrix.Identity(3)
+    turn = target @ own.transposed()
+    if math.degrees(turn.to_quaternion().angle) < TURN_MIN_DEGREES:
+        return Matrix.Identity(3)
+    return turn
+
+
+def _sample(ctx: Any, source: Any, armature: Any, plan: _Plan, fps: float, what: str
+            ) -> _Sampled:
     ad = source.animation_data
     action = ad.action if ad is not None else None
     if action is None:
         raise InputError(f"{what} has a skeleton but no animation")
     start, end = (round(v) for v in action.frame_range)
-    matrix = source.matrix_world
+    turn = _facing(source, armature, plan)
+    turn4 = turn.to_4x4()
+    matrix = turn4 @ source.matrix_world
     mapped = plan.matched.mapped
     bones = source.data.bones
     sampled = _Sampled(frame_start=start, frames=end - start + 1, fps=fps,
@@ -219,6 +267,7 @@ def _sample(ctx: Any, source: Any, plan: _Plan, fps: float, what: str) -> _Sampl
     inverse = {t: s for s, t in mapped.items()}
     hips = inverse[plan.slots["hips"]]
     feet = [inverse.get(plan.slots.get(f"foot.{side}", "")) for side in ("L", "R")]
+    sampled.turned_degrees = math.degrees(turn.to_quaternion().angle)
     sampled.leg_length = _leg_length(sampled.rest_head, hips, feet, matrix.translation.z)
     if sampled.leg_length <= 1e-6:
         raise InputError(f"{what}: the hips are not above the feet in the rest pose")
@@ -227,7 +276,7 @@ def _sample(ctx: Any, source: Any, plan: _Plan, fps: float, what: str) -> _Sampl
     scene = ctx.scene
     for frame in range(start, end + 1):
         scene.frame_set(frame)
-        world = source.matrix_world
+        world = turn4 @ source.matrix_world
         for s in mapped:
             sampled.rot[s].append(_rotation(world @ pose[s].matrix))
         sampled.hips_pos.append((world @ pose[hips].matrix).to_translation())
@@ -430,7 +479,7 @@ def retarget(armature: Any, source_path: Path, *, preset: str | None = None,
             + len(a.data.bones) * 1e-6)
         plan = _plan([b.name for b in source.data.bones], target_bones, target_family,
                      mapping, forced, what)
-        sampled = _sample(ctx, source, plan, fps, what)
+        sampled = _sample(ctx, source, armature, plan, fps, what)
     finally:
         remove_created(snapshot)
         saved.restore()
@@ -475,5 +524,6 @@ def retarget(armature: Any, source_path: Path, *, preset: str | None = None,
         unmapped_target=list(plan.matched.unmapped_target),
         source_family=plan.source_family, target_family=target_family,
         source_file=str(path), source_format=fmt, root_scale=scale,
-        rest_corrected=keys.aligned, scene_fps_set=not others, time_scale=time_scale,
+        rest_corrected=keys.aligned, source_turn_degrees=round(sampled.turned_degrees, 3),
+        scene_fps_set=not others, time_scale=time_scale,
         warnings=warnings, seconds=time.perf_counter() - started)

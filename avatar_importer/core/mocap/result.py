@@ -21,6 +21,7 @@ class RetargetResult:
     source_format: str = ""  # "bvh" or "fbx"
     root_scale: float = 1.0  # avatar leg length / source leg length (root motion factor)
     rest_corrected: list[str] = field(default_factory=list)  # target bones re-aimed
+    source_turn_degrees: float = 0.0  # the source was turned this much to face the avatar's way
     scene_fps_set: bool = False  # the scene's rate and range were set to the source's
     time_scale: float = 1.0  # scene frames per source frame (1 unless the rates differ)
     warnings: list[str] = field(default_factory=list)
