@@ -223,7 +223,7 @@ def _body_frame(heads: Mapping[str, Vector], hips: str, left: str, right: str, t
         return None
     z.normalize()
     y = z.cross(x)
-    return Matrix((tuple(x), tuple(y), tuple(z))).transposed()
+    return Matrix([[x.x, x.y, x.z], [y.x, y.y, y.z], [z.x, z.y, z.z]]).transposed()
 
 
 def _facing(source: Any, armature: Any, plan: _Plan) -> Matrix:
