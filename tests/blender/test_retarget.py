@@ -263,3 +263,25 @@ def test_source_facing_another_way_is_turned(tmp_path: Path) -> None:
     worst, where = rc.worst_error(avatar, rc.fbx_expected(recorded, avatar, result.root_scale,
                                                           turn_degrees=90.0))
     assert worst < rc.TOLERANCE, where
+
+
+def test_inspect_source_shows_the_map_and_leaves_nothing(tmp_path: Path, counts: object
+                                                         ) -> None:
+    from avatar_importer.blender.animation.retarget import inspect_source
+
+    fbx = tmp_path / "mixamo.fbx"
+    rc.build_mixamo_fbx(fbx, skin=True)
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    avatar = rc.avaturn_avatar(tmp_path / "av", "classic")
+    before = _state(avatar, counts)
+    preview = inspect_source(avatar, fbx)
+    assert (preview.source_family, preview.target_family) == ("mixamo", "avaturn")
+    assert preview.problem == "" and preview.mapped["mixamorig:Hips"] == "Hips"
+    assert "mixamorig:HeadTop_End" in preview.unmapped_source
+    after = _state(avatar, counts)
+    before.pop("pose"), after.pop("pose")
+    assert after == before  # the FBX was imported to read its bones, and removed again
+    # an unusable map is shown with the reason instead of raising
+    unknown = inspect_source(avatar, animation_data.unknown_bvh(tmp_path / "u.bvh"))
+    assert "no recognisable humanoid skeleton" in unknown.problem and not unknown.mapped
+    json.dumps(unknown.as_report())

@@ -61,7 +61,7 @@ from mathutils import Matrix, Quaternion, Vector
 from ...core.errors import InputError
 from ...core.mocap import bonemaps
 from ...core.mocap.bvh import read_bvh, sniff_format
-from ...core.mocap.result import RetargetResult
+from ...core.mocap.result import BoneMapPreview, RetargetResult
 from .. import compat
 from ..importer import remove_created, take_snapshot
 
@@ -438,7 +438,74 @@ def _others_animated(scene: Any, armature: Any) -> bool:
     return False
 
 
-# --- entry point -------------------------------------------------------------------------------
+def _likeliest(armatures: list[Any], target_bones: list[str], target_family: str,
+               mapping: Mapping[str, str] | None, forced: str | None) -> Any:
+    """The imported armature the map fits best (an FBX may hold props or several rigs)."""
+    def score(armature: Any) -> float:
+        names = [b.name for b in armature.data.bones]
+        wanted = mapping
+        if wanted is None:
+            family = forced or bonemaps.detect_family(names)
+            known = family in bonemaps.FAMILIES and target_family in bonemaps.FAMILIES
+            wanted = bonemaps.bone_map(family, target_family) if known else {}
+        return len(bonemaps.resolve(wanted, names, target_bones).mapped) + len(names) * 1e-6
+    return max(armatures, key=score)
+
+
+def _source_bones(ctx: Any, path: Path, fmt: str, target_bones: list[str], target_family: str,
+                  mapping: Mapping[str, str] | None, forced: str | None) -> list[str]:
+    """The source's bone names: read from a BVH's text, or from an FBX imported and deleted
+    again (the scene is left as it was)."""
+    if fmt == "bvh":
+        return read_bvh(path).names
+    saved = _SceneState.save(ctx)
+    snapshot = take_snapshot()
+    try:
+        armatures = _import_source(path, fmt, snapshot)
+        if not armatures:
+            raise InputError(f"{path.name} holds no armature (skeleton) to take the motion from")
+        source = _likeliest(armatures, target_bones, target_family, mapping, forced)
+        return [b.name for b in source.data.bones]
+    finally:
+        remove_created(snapshot)
+        saved.restore()
+
+
+# --- entry points ------------------------------------------------------------------------------
+
+
+def inspect_source(armature: Any, source_path: Path, *, preset: str | None = None,
+                   bone_map: dict[str, str] | None = None, user_presets: Path | None = None,
+                   context: Any = None) -> BoneMapPreview:
+    """The bone map :func:`retarget` would use for these arguments, with the families and
+    what stays unmapped, without baking anything (an FBX is imported and removed again).
+    A file that cannot be read raises ``InputError``; a map that is not usable comes back
+    with ``problem`` set, so it can be shown and fixed."""
+    ctx = context if context is not None else bpy.context
+    if armature is None or getattr(armature, "type", None) != "ARMATURE":
+        raise InputError("Choose the avatar's armature (the active object is not an armature)")
+    path = Path(source_path)
+    fmt = sniff_format(path)
+    target_bones = [b.name for b in armature.data.bones]
+    target_family = bonemaps.detect_family(target_bones, _mesh_names(armature))
+    mapping, forced = _choose_map(preset, bone_map, user_presets)
+    names = _source_bones(ctx, path, fmt, target_bones, target_family, mapping, forced)
+    source_family = forced or bonemaps.detect_family(names)
+    try:
+        plan = _plan(names, target_bones, target_family, mapping, forced, path.name)
+        matched, problem = plan.matched, ""
+    except InputError as exc:
+        known = source_family in bonemaps.FAMILIES and target_family in bonemaps.FAMILIES
+        wanted = mapping if mapping is not None else (
+            bonemaps.bone_map(source_family, target_family) if known else {})
+        matched, problem = bonemaps.resolve(wanted, names, target_bones), exc.message
+    return BoneMapPreview(
+        source_family=source_family if mapping is None else "custom",
+        target_family=target_family, source_bones=names, mapped=dict(matched.mapped),
+        unmapped_source=list(matched.unmapped_source),
+        unmapped_target=list(matched.unmapped_target), problem=problem)
+
+
 
 
 def retarget(armature: Any, source_path: Path, *, preset: str | None = None,
@@ -474,9 +541,7 @@ def retarget(armature: Any, source_path: Path, *, preset: str | None = None,
         if not armatures:
             raise InputError(f"{what} holds no armature (skeleton) to take the motion from")
         fps = bvh.fps if bvh is not None else scene.render.fps / scene.render.fps_base
-        source = max(armatures, key=lambda a: len(bonemaps.resolve(
-            mapping or {}, [b.name for b in a.data.bones], target_bones).mapped)
-            + len(a.data.bones) * 1e-6)
+        source = _likeliest(armatures, target_bones, target_family, mapping, forced)
         plan = _plan([b.name for b in source.data.bones], target_bones, target_family,
                      mapping, forced, what)
         sampled = _sample(ctx, source, armature, plan, fps, what)

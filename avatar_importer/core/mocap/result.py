@@ -44,3 +44,21 @@ class RetargetResult:
         out = asdict(self)
         out["frame_count"] = self.frame_count
         return out
+
+
+@dataclass
+class BoneMapPreview:
+    """What :func:`retarget` would map, before anything is baked (for the panel to show
+    and edit): ``problem`` is empty when the map is usable, else the message retargeting
+    would fail with."""
+
+    source_family: str
+    target_family: str
+    source_bones: list[str]
+    mapped: dict[str, str]
+    unmapped_source: list[str]
+    unmapped_target: list[str]
+    problem: str = ""
+
+    def as_report(self) -> dict[str, Any]:
+        return asdict(self)
