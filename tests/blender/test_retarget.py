@@ -127,7 +127,7 @@ def test_bad_input_is_refused_and_changes_nothing(tmp_path: Path, kind: str,
     elif kind == "broken_bvh":
         animation_data.mixamo_bvh(path)
         path.write_text(path.read_text().replace("Frame Time:", "Frame Tim:"))
-        words = "expected 'Time:'"
+        words = "expected 'Frame Time:'"
     else:
         path = tmp_path / "anim.fbx"
         path.write_bytes(b"Kaydara FBX Binary  \x00\x1a\x00" + bytes(200))

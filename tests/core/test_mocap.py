@@ -44,6 +44,8 @@ Frame Time: 0.04
 
 
 def test_bvh_parse_and_forward_kinematics() -> None:
+    header_only = parse_bvh(TWO_JOINTS, motion=False)
+    assert header_only.frame_count == 2 and header_only.frames == []
     bvh = parse_bvh(TWO_JOINTS)
     assert bvh.names == ["Hips", "Arm"] and bvh.frame_count == 2 and bvh.fps == 25.0
     assert bvh.joints[1].end_site == (10.0, 0.0, 0.0)
@@ -53,13 +55,18 @@ def test_bvh_parse_and_forward_kinematics() -> None:
 
 
 @pytest.mark.parametrize(("text", "words"), [
-    ("HIERARCHY\nROOT Hips\n{\n OFFSET 0 0 0\n CHANNELS 5 a b c d e\n}\n", "5 channels"),
+    ("HIERARCHY\nROOT Hips\n{\n OFFSET 0 0 0\n CHANNELS 5 a b c d e\n}\nMOTION\n",
+     "5 channels"),
     (TWO_JOINTS.replace("Frames: 2", "Frames: 3"), "announces 3"),
     (TWO_JOINTS.replace("Frame Time: 0.04", "Frame Time: 0"), "frame time"),
+    (TWO_JOINTS.replace("0 100 0 0 0 0 0 0 0", "0 100 0 0 0"), "has 5 values"),
+    (TWO_JOINTS.replace("MOTION", "MOTON"), "no MOTION section"),
+    (TWO_JOINTS.replace("Frames: 2", "Frame: 2"), "expected .Frames:."),
     (TWO_JOINTS.replace("0 100 0 0 0 0 0 0 0", "0 100 x 0 0 0 0 0 0"), "not a number"),
     (TWO_JOINTS.replace("OFFSET 10 0 0\n    CHANNELS", "OFFSET 10 nan 0\n    CHANNELS"),
      "finite"),
-    ("HIERARCHY\nROOT Hips\n{\n", "ends early"),
+    ("HIERARCHY\nROOT Hips\n{\nMOTION\nFrames: 1\n", "ends early"),
+    ("HIERARCHY\nROOT Hips\n{\n", "no MOTION section"),
 ])
 def test_bvh_malformed_is_refused_with_the_cause(text: str, words: str) -> None:
     with pytest.raises(InputError, match=words):

