@@ -15,7 +15,9 @@ measured / baseline:
 3. batch: 10 photos at 20 s of sandbox compute each, all at once vs one after another;
 4. responsiveness: longest main-thread ``pump`` tick and resident-memory growth while a
    200 MB export downloads (vs fetching it with ``requests.get`` on the main thread);
-5. polling: status requests per avatar vs ``ceil(compute / poll interval)``.
+5. polling: status requests per avatar vs ``ceil(compute / poll interval)``;
+6. retarget: a 600-frame walk onto the sandbox avatar, the add-on's computed keys vs
+   Copy Rotation constraints baked with ``nla.bake`` (needs a ``bpy`` venv).
 
 ``--quick`` (under two minutes on two cores) runs fewer repetitions and figure 3 on a
 clock scaled by 0.1 (2 s compute, 0.5 s polls, target compute + 1 s). Needs Python 3.11
@@ -48,8 +50,9 @@ from bench_lib.figures import (
     figure_statics,
     tune_sandbox,
 )
+from bench_lib.retarget_figure import figure_retarget
 
-FIGURES = ("import", "statics", "batch", "responsiveness")
+FIGURES = ("import", "statics", "batch", "responsiveness", "retarget")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -134,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         run("responsiveness", lambda: figure_responsiveness(plan),
             [Row("4a", "4 longest main-thread pump tick", "ms", target="<= 5 ms"),
              Row("4b", "4 resident memory growth", "MB", target="<= 50 MB")])
+        run("retarget", lambda: figure_retarget(plan, info),
+            [Row("6", "6 retarget 52 bones: keys vs nla.bake", "s", target="<= 0.75x")])
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
