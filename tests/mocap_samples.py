@@ -68,7 +68,7 @@ def livelink_csv(seconds: float = 2.0, fps: int = 60, *, start: str = "14:03:52"
     begin = h * 3600 + m * 60 + s + start_frame / fps
     header = ["Timecode", "BlendShapeCount", *shapes, *angles]
     lines = [",".join(header)]
-    for i in range(int(round(seconds * fps)) + 1):
+    for i in range(round(seconds * fps) + 1):
         t = i / fps
         row = [timecode(begin, t, fps), str(len(shapes) + len(angles))]
         row += [f"{shape_value(ARKIT_PASCAL.index(n), t):.6f}" for n in shapes]

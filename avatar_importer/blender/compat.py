@@ -214,7 +214,8 @@ def id_action_assign(id_block: Any, action: Any | None, slot: Any | None = None)
     if slot is not None:
         anim.action_slot = slot
     elif anim.action_slot is None:
-        suitable = [s for s in action.slots if s.target_id_type in (id_block.id_type, "UNSPECIFIED")]
+        kinds = (id_block.id_type, "UNSPECIFIED")
+        suitable = [s for s in action.slots if s.target_id_type in kinds]
         anim.action_slot = suitable[0] if suitable else action.slots.new(
             id_type=id_block.id_type, name=id_block.name)
 
@@ -266,4 +267,7 @@ def id_fcurve_new(id_block: Any, data_path: str, index: int = 0, group: str = ""
     bag = _channelbag(id_block, create=True)
     if old is not None:
         bag.fcurves.remove(old)
-    return bag.fcurves.new(data_path, index=index, group_name=group)
+    fcurve = bag.fcurves.new(data_path, index=index)  # 4.5 has no group_name here
+    if group:
+        fcurve.group = bag.groups.get(group) or bag.groups.new(group)
+    return fcurve

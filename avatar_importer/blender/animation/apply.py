@@ -126,7 +126,7 @@ def _finish(report: dict[str, Any], armature: Any, scene: Any,
             session: ActionSession) -> None:
     parts = [p for p in (report["body"], report["face"], report["lipsync"]) if p]
     first = min(int(p["frame_start"]) for p in parts)
-    last = max(int(math.ceil(float(p["frame_end"]))) for p in parts)
+    last = max(math.ceil(float(p["frame_end"])) for p in parts)
     if last > scene.frame_end:
         session.set_scene(scene, "frame_end", last)
         report["scene_frame_end"] = last

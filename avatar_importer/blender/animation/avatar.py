@@ -31,8 +31,8 @@ def active_avatar(context: Any) -> Any | None:
     if obj.parent is not None and obj.parent.type == "ARMATURE":
         return obj.parent
     for mod in getattr(obj, "modifiers", ()):
-        if mod.type == "ARMATURE" and mod.object is not None:
-            return mod.object
+        if mod.type == "ARMATURE" and getattr(mod, "object", None) is not None:
+            return mod.object  # type: ignore[attr-defined]
     return None
 
 
@@ -48,7 +48,7 @@ def avatar_meshes(armature: Any) -> list[Any]:
 
     add(armature.children_recursive)
     add(o for o in bpy.data.objects if o.type == "MESH" and any(
-        m.type == "ARMATURE" and m.object == armature for m in o.modifiers))
+        m.type == "ARMATURE" and getattr(m, "object", None) == armature for m in o.modifiers))
     scene_root = {s.collection.as_pointer() for s in bpy.data.scenes}
     for coll in armature.users_collection:
         if coll.as_pointer() not in scene_root:

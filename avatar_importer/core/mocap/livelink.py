@@ -27,6 +27,7 @@ from __future__ import annotations
 import bisect
 import csv
 import io
+import itertools
 import math
 import re
 import statistics
@@ -204,7 +205,7 @@ def _monotonic(times: list[float]) -> tuple[list[int], list[float]]:
 
 
 def _capture_rate(times: Sequence[float], timecode_rate: int) -> float:
-    steps = [b - a for a, b in zip(times, times[1:], strict=False) if b > a]
+    steps = [b - a for a, b in itertools.pairwise(times) if b > a]
     if not steps:
         return float(timecode_rate)
     fps = 1.0 / statistics.median(steps)
@@ -267,7 +268,7 @@ def sample(times: Sequence[float], values: Sequence[float], t: float) -> float:
 
 def frame_count(duration: float, fps: float) -> int:
     """Number of frames at ``fps`` covering ``duration`` seconds (first and last included)."""
-    return int(math.floor(duration * fps + 1e-6)) + 1
+    return math.floor(duration * fps + 1e-6) + 1
 
 
 def resample(times: Sequence[float], values: Sequence[float], fps: float) -> list[float]:
