@@ -50,14 +50,11 @@ def angle_value(name: str, t: float) -> float:
     return amp * math.sin(2 * math.pi * freq * t)
 
 
-def timecode(start_seconds: float, t: float, fps: int) -> str:
-    total = start_seconds + t
-    whole = int(total + 1e-9)
-    frames = (total - whole) * fps
-    frame = int(frames + 1e-6)
-    sub = frames - frame
-    h, m, s = whole // 3600, whole // 60 % 60, whole % 60
-    return f"{h:02d}:{m:02d}:{s:02d}:{frame:02d}.{round(sub * 1000) % 1000:03d}"
+def timecode(frame: int, fps: int) -> str:
+    """``HH:MM:SS:FF.000`` of frame number ``frame`` (counted from midnight) at ``fps``."""
+    seconds, ff = divmod(frame, fps)
+    h, m, s = seconds // 3600, seconds // 60 % 60, seconds % 60
+    return f"{h:02d}:{m:02d}:{s:02d}:{ff:02d}.000"
 
 
 def livelink_csv(seconds: float = 2.0, fps: int = 60, *, start: str = "14:03:52",
@@ -65,12 +62,12 @@ def livelink_csv(seconds: float = 2.0, fps: int = 60, *, start: str = "14:03:52"
                  angles: tuple[str, ...] = ANGLES) -> str:
     """The CSV text of a take lasting ``seconds`` at ``fps``, from ``start:start_frame``."""
     h, m, s = (int(x) for x in start.split(":"))
-    begin = h * 3600 + m * 60 + s + start_frame / fps
+    begin = (h * 3600 + m * 60 + s) * fps + start_frame % fps
     header = ["Timecode", "BlendShapeCount", *shapes, *angles]
     lines = [",".join(header)]
     for i in range(round(seconds * fps) + 1):
         t = i / fps
-        row = [timecode(begin, t, fps), str(len(shapes) + len(angles))]
+        row = [timecode(begin + i, fps), str(len(shapes) + len(angles))]
         row += [f"{shape_value(ARKIT_PASCAL.index(n), t):.6f}" for n in shapes]
         row += [f"{angle_value(n, t):.6f}" for n in angles]
         lines.append(",".join(row))
