@@ -59,7 +59,7 @@ def test_user_table_is_validated(tmp_path: Path) -> None:
     assert rhubarb.load_viseme_map(path)["D"] == {"aa": 0.5}
     del table["X"]
     path.write_text(json.dumps(table))
-    with pytest.raises(InputError, match="no entry for mouth shape.*X"):
+    with pytest.raises(InputError, match=r"no entry for mouth shape.*X"):
         rhubarb.load_viseme_map(path)
     path.write_text("{not json")
     with pytest.raises(InputError, match="not a JSON file"):

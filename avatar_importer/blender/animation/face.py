@@ -10,7 +10,9 @@ rule), applied yaw, then pitch, then roll. So positive yaw turns the face toward
 avatar's left, positive pitch tilts it down, positive roll tips the top of the head toward
 the avatar's right. A take recorded with the opposite sense is flipped with a gain of -1
 on that channel. The rotation is about the bone's own pivot and adds to any body
-animation already keyed on the bone.
+animation already keyed on the bone (about the axes the body has moved it to). Eye angles
+are relative to the face, as ARKit gives them: the eye bones, children of the head, turn
+with it.
 """
 
 from __future__ import annotations
