@@ -165,6 +165,7 @@ def _specs(args: argparse.Namespace) -> list[JobSpec]:
         else default_parameters()
     export = load_json_file(args.export_parameters, "Export parameters") \
         if args.export_parameters else default_export_parameters()
+    export = animation_options.export_with_needed_shapes(args, export)
     names = args.name or [p.stem for p in args.photo]
     specs = []
     extra: dict[str, Any] = {}

@@ -49,6 +49,26 @@ def check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
         parser.error(str(exc))
 
 
+def export_with_needed_shapes(args: argparse.Namespace,
+                              export: dict[str, Any]) -> dict[str, Any]:
+    """Avatar SDK export parameters asking for the shape keys the options drive: with
+    ``--lipsync``, the ``visemes_15`` set (unless a viseme set is already listed); with
+    ``--face-capture``, ``mobile_51``. Other services ignore these parameters."""
+    needed = []
+    if getattr(args, "lipsync_cues", None) is not None:
+        needed.append(("visemes_15", ("visemes_15", "visemes_14")))
+    if getattr(args, "face_take", None) is not None:
+        needed.append(("mobile_51", ("mobile_51",)))
+    shapes = export.get("blendshapes")
+    if not needed or not isinstance(shapes, dict) or not isinstance(shapes.get("list"), list):
+        return export
+    names = list(shapes["list"])
+    for name, any_of in needed:
+        if not any(n in names for n in any_of):
+            names.append(name)
+    return {**export, "blendshapes": {**shapes, "list": names}}
+
+
 def wanted(args: argparse.Namespace) -> bool:
     return any(getattr(args, k, None) is not None
                for k in ("animation", "face_take", "lipsync_cues"))
