@@ -54,7 +54,7 @@ def export_with_needed_shapes(args: argparse.Namespace,
     """Avatar SDK export parameters asking for the shape keys the options drive: with
     ``--lipsync``, the ``visemes_15`` set (unless a viseme set is already listed); with
     ``--face-capture``, ``mobile_51``. Other services ignore these parameters."""
-    needed = []
+    needed: list[tuple[str, tuple[str, ...]]] = []
     if getattr(args, "lipsync_cues", None) is not None:
         needed.append(("visemes_15", ("visemes_15", "visemes_14")))
     if getattr(args, "face_take", None) is not None:
