@@ -271,3 +271,88 @@ def id_fcurve_new(id_block: Any, data_path: str, index: int = 0, group: str = ""
     if group:
         fcurve.group = bag.groups.get(group) or bag.groups.new(group)
     return fcurve
+
+
+# --- animation: importers and actions (issue 14) -------------------------------------------
+
+
+def import_bvh(filepath: str, **options: Any) -> Any:
+    """Blender's BVH importer (``bpy.ops.import_anim.bvh``). Before 4.0 it opens the file
+    with mode ``'rU'``, which Python 3.11 removed (Debian's 3.4 runs on 3.11): for the
+    length of the call the importer module sees an ``open`` that drops the ``U``."""
+    if version() >= (4, 0, 0):
+        return bpy.ops.import_anim.bvh(filepath=filepath, **options)
+    import builtins
+
+    from io_anim_bvh import import_bvh as module  # type: ignore[import-not-found]
+
+    def open_without_u(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        return builtins.open(file, mode.replace("U", ""), *args, **kwargs)
+
+    had = "open" in module.__dict__
+    previous = module.__dict__.get("open")
+    module.open = open_without_u
+    try:
+        return bpy.ops.import_anim.bvh(filepath=filepath, **options)
+    finally:
+        if had:
+            module.open = previous
+        else:
+            del module.open
+
+
+def action_assignment(obj: Any) -> tuple[Any, Any]:
+    """``(action, slot)`` the object plays now (slot None before 4.4 or when unset)."""
+    ad = obj.animation_data
+    if ad is None:
+        return None, None
+    return ad.action, getattr(ad, "action_slot", None)
+
+
+def restore_action_assignment(obj: Any, state: tuple[Any, Any], had_animation_data: bool
+                              ) -> None:
+    """Undo :func:`assign_action` with what :func:`action_assignment` returned before."""
+    action, slot = state
+    if not had_animation_data:
+        if obj.animation_data is not None:
+            obj.animation_data_clear()
+        return
+    ad = obj.animation_data_create()
+    ad.action = action
+    if slot is not None and version() >= (4, 4, 0):
+        ad.action_slot = slot
+
+
+class ActionWriter:
+    """Creates the F-curves of a new action meant for one object, in the running version's
+    layout: ``action.fcurves`` before 4.4; from 4.4 on a slot for the object, a layer, a
+    keyframe strip and its channel bag (the only layout 5.0 has). :meth:`assign` puts the
+    action (and its slot) on the object."""
+
+    def __init__(self, name: str, obj: Any) -> None:
+        self.obj = obj
+        actions: Any = bpy.data.actions  # slots and layers (4.4+) are not in the 4.2 stubs
+        self.action: Any = actions.new(name)
+        self._groups: dict[str, Any] = {}
+        self._bag: Any = None
+        self._slot: Any = None
+        if version() >= (4, 4, 0):
+            self._slot = self.action.slots.new(id_type="OBJECT", name=obj.name)
+            layer = self.action.layers.new("Layer")
+            strip = layer.strips.new(type="KEYFRAME")
+            self._bag = strip.channelbag(self._slot, ensure=True)
+
+    def fcurve(self, data_path: str, index: int, group: str) -> Any:
+        if self._bag is None:
+            return self.action.fcurves.new(data_path, index=index, action_group=group)
+        fcurve = self._bag.fcurves.new(data_path, index=index)
+        if group not in self._groups:
+            self._groups[group] = self._bag.groups.new(group)
+        fcurve.group = self._groups[group]
+        return fcurve
+
+    def assign(self) -> None:
+        ad = self.obj.animation_data_create()
+        ad.action = self.action
+        if self._slot is not None:
+            ad.action_slot = self._slot

@@ -1,0 +1,1 @@
+"""Animating imported avatars: body retargeting, face capture, lip-sync."""

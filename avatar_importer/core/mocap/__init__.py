@@ -1,0 +1,1 @@
+"""Motion data read without Blender: BVH files, bone maps and their presets, results."""
