@@ -53,13 +53,14 @@ def apply_animation_files(
     lipsync: Path | str | list[Cue] | None = None, preset: str | None = None, *,
     bone_map: Mapping[str, str] | None = None, face_options: FaceOptions | None = None,
     viseme_map: Mapping[str, Mapping[str, float]] | None = None,
-    frame_start: int | None = None, scene: Any = None,
+    frame_start: int | None = None, scene: Any = None, user_presets: Path | None = None,
 ) -> dict[str, Any]:
     """Apply a body animation (.bvh/.fbx, retargeted), a Live Link Face take and/or Rhubarb
     cues to the avatar whose armature is ``armature_obj``. Returns a report (JSON-ready):
     ``action_name``, ``frame_start``/``frame_end``, ``bones_mapped``/``bones_unmapped``,
     ``shape_key_channels_mapped``/``_unmapped`` and the parts ``body``, ``face``,
-    ``lipsync``; ``summary``: short lines. InputError for bad input (nothing changed)."""
+    ``lipsync``; ``summary``: short lines. ``preset``/``bone_map``/``user_presets``: see
+    ``retarget.retarget``. InputError for bad input (nothing changed)."""
     if armature_obj is None or getattr(armature_obj, "type", None) != "ARMATURE":
         raise InputError("Select the avatar (its armature or one of its meshes) first")
     if animation is None and face_capture is None and lipsync is None:
@@ -80,11 +81,13 @@ def apply_animation_files(
     start = scene.frame_start if frame_start is None else int(frame_start)
 
     session = ActionSession()
+    session.keep_scene(scene)  # the body's bake may set the scene's rate and range
     report: dict[str, Any] = {"avatar": armature_obj.name, "body": None, "face": None,
                               "lipsync": None}
     try:
         if body_path is not None:
-            report["body"] = _retarget(armature_obj, body_path, preset, bone_map, session)
+            report["body"] = _retarget(armature_obj, body_path, preset, bone_map,
+                                       user_presets, session)
         if take is not None:
             from .face import apply_face
             report["face"] = apply_face(armature_obj, take, options, scene=scene,
@@ -103,15 +106,18 @@ def apply_animation_files(
 
 
 def _retarget(armature: Any, path: Path, preset: str | None,
-              bone_map: Mapping[str, str] | None, session: ActionSession) -> dict[str, Any]:
+              bone_map: Mapping[str, str] | None, user_presets: Path | None,
+              session: ActionSession) -> dict[str, Any]:
     try:
-        from .retarget import retarget  # type: ignore[import-not-found,unused-ignore]
+        from .retarget import retarget
     except ImportError:
         raise InputError("Body animation is not available in this build (no retargeting "
                          "module)") from None
     session.remember(armature)
     before = set(bpy.data.actions.keys())
-    result = retarget(armature, path, preset=preset, bone_map=bone_map)
+    result = retarget(armature, path, preset=preset,
+                      bone_map=dict(bone_map) if bone_map is not None else None,
+                      user_presets=user_presets)
     action = bpy.data.actions.get(result.action_name)
     if action is not None and result.action_name not in before:
         session.adopt(action)

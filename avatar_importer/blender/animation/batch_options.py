@@ -3,7 +3,8 @@
     --animation FILE      body animation (.bvh, or .fbx such as a Mixamo download)
     --face-capture FILE   Live Link Face take (.csv)
     --lipsync FILE        Rhubarb Lip Sync output (.tsv or .json)
-    --bone-map-preset N   bone-map preset for --animation (default: detected)
+    --bone-map-preset N   bone-map preset for --animation: a family (mixamo, bvh_cmu...),
+                          a preset saved from the panel, or a preset file (.json)
 
 Files are checked when the options are parsed (a wrong kind, a missing file or a take
 that cannot be read is exit code 2, before any avatar is created or paid for). After the
@@ -69,6 +70,12 @@ def export_with_needed_shapes(args: argparse.Namespace,
     return {**export, "blendshapes": {**shapes, "list": names}}
 
 
+def _presets_folder(args: argparse.Namespace) -> Path:
+    """Saved bone-map presets: ``bone_maps`` in the run's cache root (the panel's too)."""
+    from ...core.cache import default_cache_root
+    return Path(getattr(args, "cache_dir", None) or default_cache_root()) / "bone_maps"
+
+
 def wanted(args: argparse.Namespace) -> bool:
     return any(getattr(args, k, None) is not None
                for k in ("animation", "face_take", "lipsync_cues"))
@@ -93,7 +100,8 @@ def animate_reports(args: argparse.Namespace, reports: list[dict[str, Any]],
                 raise AvatarImporterError(f"{rep.get('name')}: no armature to animate")
             result = apply_animation_files(
                 armature, animation=args.animation, face_capture=args.face_take,
-                lipsync=args.lipsync_cues, preset=args.bone_map_preset)
+                lipsync=args.lipsync_cues, preset=args.bone_map_preset,
+                user_presets=_presets_folder(args))
         except AvatarImporterError as exc:
             rep["animation_error"] = str(exc)
             say(f"{rep.get('name')}: animation failed: {exc}")

@@ -61,6 +61,13 @@ class ActionSession:
         self.fresh.add(action.name)
         self.created.append(action)
 
+    def keep_scene(self, scene: Any) -> None:
+        """Restore the scene's frame rate and range on rollback, whoever changes them."""
+        render = scene.render
+        for owner, attr in ((render, "fps"), (render, "fps_base"), (scene, "frame_start"),
+                            (scene, "frame_end")):
+            self.scene_settings.append((owner, attr, getattr(owner, attr)))
+
     def set_scene(self, owner: Any, attr: str, value: Any) -> None:
         self.scene_settings.append((owner, attr, getattr(owner, attr)))
         setattr(owner, attr, value)

@@ -8,6 +8,7 @@ reported in the panel's result line and Blender's status bar.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ from bpy.props import EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ImportHelper
 
 from ...core.errors import AvatarImporterError
+from ...core.mocap import bonemaps
 from ...core.mocap.livelink import ChannelSettings, FaceOptions
 from ...core.mocap.rhubarb import load_viseme_map
 from . import apply
@@ -29,28 +31,30 @@ else:
 AUTO = "AUTO"
 
 
-def _bonemaps() -> Any | None:
-    """The bone-map presets module (body retargeting), when this build has it."""
-    try:
-        from ...core.mocap import bonemaps  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return None
-    return bonemaps
+def presets_folder() -> Path:
+    """Where bone-map presets are saved: ``bone_maps`` in the add-on's cache root (the
+    extension's user folder when installed as one)."""
+    from ..file_import import default_cache
+    return default_cache() / "bone_maps"
 
 
-def preset_names() -> list[str]:
-    module = _bonemaps()
-    if module is None:
-        return []
-    for attr in ("preset_names", "list_presets", "available_presets"):
-        fn = getattr(module, attr, None)
-        if callable(fn):
-            try:
-                return [str(n) for n in fn()]
-            except Exception:  # a broken user preset folder must not break the panel
-                return []
-    presets = getattr(module, "PRESETS", None)
-    return [str(n) for n in presets] if isinstance(presets, dict) else []
+def preset_names() -> list[tuple[str, str]]:
+    """(identifier, label) of the built-in families then the user's saved presets."""
+    out = [(name, label) for name, label in bonemaps.FAMILY_LABELS.items()
+           if name in bonemaps.FAMILIES]
+    with contextlib.suppress(OSError):  # an unreadable folder must not break the panel
+        out += [(name, name) for name in bonemaps.list_presets(_cached_folder())]
+    return out
+
+
+_FOLDER: list[Path] = []
+
+
+def _cached_folder() -> Path:
+    """The presets folder, resolved once (``draw`` and enum callbacks must stay cheap)."""
+    if not _FOLDER:
+        _FOLDER.append(presets_folder())
+    return _FOLDER[0]
 
 
 _ENUM_CACHE: list[tuple[str, str, str]] = []
@@ -59,7 +63,7 @@ _ENUM_CACHE: list[tuple[str, str, str]] = []
 def _preset_items(_self: Any, _context: Any) -> list[tuple[str, str, str]]:
     # Blender keeps only the strings of the list returned last alive: hold a reference
     _ENUM_CACHE[:] = [(AUTO, "Automatic", "Detect the source and target bone families")]
-    _ENUM_CACHE.extend((n, n, f"Bone map preset {n}") for n in preset_names())
+    _ENUM_CACHE.extend((n, label, f"Bone map: {label}") for n, label in preset_names())
     return _ENUM_CACHE
 
 
@@ -88,8 +92,10 @@ def _run(op: Any, context: Any, **files: Any) -> set[OperatorReturn]:
                 gain=props.face_gain, smoothing=props.face_smoothing))
         if "lipsync" in files and props.viseme_map:
             extra["viseme_map"] = load_viseme_map(Path(bpy.path.abspath(props.viseme_map)))
-        if "animation" in files and props.preset != AUTO:
-            extra["preset"] = props.preset
+        if "animation" in files:
+            extra["user_presets"] = _cached_folder()
+            if props.preset != AUTO:
+                extra["preset"] = props.preset
         report = apply.apply_animation_files(armature, **files, **extra)
     except AvatarImporterError as exc:
         props.last_error = str(exc)
@@ -148,7 +154,7 @@ class AVATAR_IMPORTER_OT_load_lipsync(_AvatarFileOperator):
 
 
 class AVATAR_IMPORTER_OT_save_bone_map(bpy.types.Operator):
-    """Save the bone map of the last body animation as a preset"""
+    """Save the bone map of the avatar's last body animation as a preset"""
 
     bl_idname = "avatar_importer.save_bone_map"
     bl_label = "Save Bone Map Preset"
@@ -161,29 +167,27 @@ class AVATAR_IMPORTER_OT_save_bone_map(bpy.types.Operator):
         if not report or not (report.get("body") or {}).get("mapped"):
             cls.poll_message_set("Apply a body animation first")
             return False
-        if _bonemaps() is None:
-            cls.poll_message_set("Bone-map presets are not available in this build")
-            return False
         return True
 
     def invoke(self, context: bpy.types.Context, event: Any) -> set[OperatorReturn]:
         return context.window_manager.invoke_props_dialog(self)  # type: ignore[no-any-return]
 
     def execute(self, context: bpy.types.Context) -> set[OperatorReturn]:
-        report = apply.stored_report(active_avatar(context)) or {}
-        mapping = (report.get("body") or {}).get("mapped") or {}
-        module = _bonemaps()
-        save = getattr(module, "save_user_preset", None) or getattr(module, "save_preset", None)
-        if not self.name.strip() or save is None:
-            self.report({"ERROR"}, "Give the preset a name")
-            return {"CANCELLED"}
+        body = (apply.stored_report(active_avatar(context)) or {}).get("body") or {}
+        name = self.name.strip()
         try:
-            save(self.name.strip(), dict(mapping))
-        except (AvatarImporterError, OSError) as exc:
-            self.report({"ERROR"}, f"Could not save the preset: {exc}")
+            path = bonemaps.save_preset(_cached_folder(), bonemaps.Preset(
+                name=name, source_family=str(body.get("source_family") or "custom"),
+                target_family=str(body.get("target_family") or "custom"),
+                map=dict(body.get("mapped") or {})))
+        except AvatarImporterError as exc:
+            self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        context.scene.avatar_importer_animate.preset = self.name.strip()
-        self.report({"INFO"}, f"Bone map saved as {self.name.strip()}")
+        except OSError as exc:
+            self.report({"ERROR"}, f"Could not save the preset: {exc.strerror or exc}")
+            return {"CANCELLED"}
+        context.scene.avatar_importer_animate.preset = name
+        self.report({"INFO"}, f"Bone map saved as {name} ({path.name})")
         return {"FINISHED"}
 
 
