@@ -37,9 +37,8 @@ class VIEW3D_PT_avatar_importer_animate(bpy.types.Panel):
         col = layout.column(align=True)
         col.operator("avatar_importer.load_face_capture", text="Face Capture...",
                      icon="MONKEY")
-        row = col.row(align=True)
-        row.prop(props, "face_gain")
-        row.prop(props, "face_smoothing", text="Smooth")
+        col.prop(props, "face_gain")
+        col.prop(props, "face_smoothing")
 
         col = layout.column(align=True)
         col.operator("avatar_importer.load_lipsync", text="Lip-sync...", icon="SPEAKER")
@@ -47,7 +46,7 @@ class VIEW3D_PT_avatar_importer_animate(bpy.types.Panel):
 
         if props.last_error:
             box = layout.box()
-            for i, line in enumerate(_wrap(props.last_error)):
+            for i, line in enumerate(_wrap(props.last_error, _chars(context))):
                 box.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
         report = stored_report(armature)
         if report and report.get("summary"):
@@ -56,6 +55,14 @@ class VIEW3D_PT_avatar_importer_animate(bpy.types.Panel):
             box.label(text=frames, icon="TIME")
             for line in report["summary"]:
                 box.label(text=line)
+
+
+def _chars(context: bpy.types.Context) -> int:
+    """About how many characters fit on one label line of the sidebar (icon included)."""
+    region = getattr(context, "region", None)
+    scale = context.preferences.system.ui_scale or 1.0
+    width = getattr(region, "width", 0) or 300
+    return max(12, int(width / (7.5 * scale)) - 5)
 
 
 def _wrap(text: str, width: int = 36) -> list[str]:
@@ -70,7 +77,7 @@ def _wrap(text: str, width: int = 36) -> list[str]:
             current = f"{current} {word}".strip()
     if current:
         lines.append(current)
-    return lines[:6]
+    return lines[:8]
 
 
 CLASSES: tuple[type, ...] = (VIEW3D_PT_avatar_importer_animate,)

@@ -85,12 +85,13 @@ def test_bad_files_name_the_cause(data: bytes, cause: str) -> None:
 
 def test_summary_fits_a_sidebar() -> None:
     report = {
-        "face": {"frames": 49, "shape_keys_driven": ["a"] * 51, "bones": {"Head": []},
+        "face": {"frames": 49, "frame_start": 1, "frame_end": 49,
+                 "shape_keys_driven": ["a"] * 51, "bones": {"Head": []},
                  "channels_unmapped": ["tongueOut"], "bones_missing": []},
         "lipsync": {"cues": 10, "visemes_mapped": ["aa"] * 10,
                     "visemes_unmapped": ["x1", "x2", "x3", "x4", "x5"]},
     }
     lines = summary_lines(report)
-    assert lines == ["Face: 49 frames, 51 keys, 1 bones", "Lip-sync: 10 cues, 10 visemes",
+    assert lines == ["Face: 51 keys, 1 bones, 1-49", "Lip-sync: 10 cues, 10 visemes",
                      "No shape key: tongueOut", "No viseme: x1, x2, x3 +2"]
-    assert all(len(line) <= 40 for line in lines)
+    assert all(len(line) <= 30 for line in lines)

@@ -101,8 +101,23 @@ def apply_animation_files(
     except BaseException:
         session.rollback()
         raise
-    armature_obj[REPORT_PROPERTY] = json.dumps(report, default=str, separators=(",", ":"))
+    _store(armature_obj, report)
     return report
+
+
+def _store(armature: Any, report: dict[str, Any]) -> None:
+    """Keep the report on the armature for the panel, with the parts earlier applies left
+    in place (a lip-sync after a face take still shows the take)."""
+    kept = dict(report)
+    earlier = stored_report(armature) or {}
+    for part in ("body", "face", "lipsync"):
+        if kept.get(part) is None and earlier.get(part):
+            kept[part] = earlier[part]
+    parts = [p for p in (kept["body"], kept["face"], kept["lipsync"]) if p]
+    kept["frame_start"] = min(int(p["frame_start"]) for p in parts)
+    kept["frame_end"] = max(math.ceil(float(p["frame_end"])) for p in parts)
+    kept["summary"] = summary_lines(kept)
+    armature[REPORT_PROPERTY] = json.dumps(kept, default=str, separators=(",", ":"))
 
 
 def _retarget(armature: Any, path: Path, preset: str | None,

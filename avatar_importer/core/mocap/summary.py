@@ -26,11 +26,13 @@ def summary_lines(report: Mapping[str, Any]) -> list[str]:
     face = report.get("face")
     if face:
         bones = len(face.get("bones", {}))
-        lines.append(f"Face: {face['frames']} frames, {len(face['shape_keys_driven'])} keys"
-                     + (f", {bones} bones" if bones else ""))
+        lines.append(f"Face: {len(face['shape_keys_driven'])} keys"
+                     + (f", {bones} bones" if bones else "")
+                     + f", {face['frame_start']}-{face['frame_end']}")
     lips = report.get("lipsync")
     if lips:
         lines.append(f"Lip-sync: {lips['cues']} cues, {len(lips['visemes_mapped'])} visemes")
+    # each line fits a default-width sidebar (about 30 characters)
     unmatched: list[str] = []
     if body:
         unmatched += list(body.get("unmapped_target", []))
