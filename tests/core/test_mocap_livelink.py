@@ -85,7 +85,7 @@ def test_gain_smoothing_and_clamping_per_channel() -> None:
     raw = take.rotations["HeadYaw"]
     assert yaw[10] == pytest.approx(-sum(raw[8:13]) / 5)
     assert yaw[0] == pytest.approx(-sum(raw[0:3]) / 3)  # the window shrinks at the ends
-    assert livelink.processed(take, "eyeBlinkLeft", options) == take.shapes["eyeBlinkLeft"]
+    assert livelink.processed(take, "eyeBlinkLeft", options) == list(take.shapes["eyeBlinkLeft"])
 
 
 def test_resampling_to_another_rate() -> None:
@@ -131,3 +131,22 @@ def test_malformed_files_name_the_cause(data: bytes, cause: str) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="does not exist"):
         livelink.read_livelink_csv(tmp_path / "nope.csv")
+
+
+def test_file_is_read_streaming_with_the_same_result(tmp_path: Path) -> None:
+    text = livelink_csv(seconds=1.0, fps=30)
+    path = tmp_path / "take.csv"
+    path.write_text(text)
+    from_file = livelink.read_livelink_csv(path)
+    from_bytes = parse_livelink_csv(text.encode(), source="take.csv")
+    assert from_file.times == from_bytes.times and from_file.shapes == from_bytes.shapes
+    path.write_bytes(b"Timecode,JawOpen\n00:00:00:01.000,\xff\xfe\n")
+    with pytest.raises(InputError, match="not UTF-8"):
+        livelink.read_livelink_csv(path)
+
+
+def test_a_take_too_long_to_apply_is_refused_before_anything() -> None:
+    lines = ["Timecode,BlendShapeCount,JawOpen", "00:00:00:00.000,1,0.1",
+             "00:31:00:00.000,1,0.2"]
+    with pytest.raises(InputError, match=r"lasts 31\.0 min: at most 30 min"):
+        parse_livelink_csv("\n".join(lines).encode(), source="long.csv")

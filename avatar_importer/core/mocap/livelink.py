@@ -14,6 +14,9 @@ above the largest ``FF`` seen. A take shorter than one second with few frames ma
 show its rate; pass ``timecode_rate`` then. The capture rate (rows per second) is the
 median spacing of the rows' times, snapped to a standard rate within 2 %.
 
+Parsing streams the file (8 bytes kept per value: a 60 fps hour, 13 M values, is about
+100 MB); a take longer than :data:`MAX_SECONDS` is refused with the reason.
+
 The 52 blend-shape columns are 0..1 weights. The nine rotation columns are radians
 (degrees are detected when a value exceeds pi, or set with ``angle_unit``).
 
@@ -31,7 +34,8 @@ import itertools
 import math
 import re
 import statistics
-from collections.abc import Mapping, Sequence
+from array import array
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +48,9 @@ ROTATION_COLUMNS: tuple[str, ...] = (
 )
 STANDARD_RATES: tuple[int, ...] = (24, 25, 30, 48, 50, 60, 100, 120)
 MAX_BYTES = 200 * 1024 * 1024  # a 60 fps hour is about 150 MB
+#: longest take applied at once: 30 min at 30 fps is 54,000 keys per channel (about
+#: 3.5 M keys for the 52 shapes and 3 bones, ~250 MB in Blender)
+MAX_SECONDS = 30 * 60
 _TIMECODE = re.compile(r"^\s*(\d{1,2}):(\d{2}):(\d{2})[:;](\d{1,3})(?:\.(\d+))?\s*$")
 _NOT_A_CHANNEL = {"timecode", "blendshapecount"}
 
@@ -77,9 +84,9 @@ class FaceTake:
     """One take: row times (seconds from the first row) and values per channel."""
 
     source: str
-    times: list[float]
-    shapes: dict[str, list[float]]  # ARKit name (camelCase) -> weights
-    rotations: dict[str, list[float]]  # HeadYaw ... RightEyeRoll -> radians
+    times: Sequence[float]
+    shapes: dict[str, Sequence[float]]  # ARKit name (camelCase) -> weights
+    rotations: dict[str, Sequence[float]]  # HeadYaw ... RightEyeRoll -> radians
     timecode_rate: int
     fps: float  # capture rate
     start_timecode: str
@@ -104,24 +111,38 @@ def _decode(data: bytes, source: str) -> str:
 
 
 def read_livelink_csv(path: Path, options: FaceOptions | None = None) -> FaceTake:
-    """Parse the Live Link Face CSV at ``path``. InputError (naming the file and the cause)
-    when it is missing, not a CSV, has no ARKit columns or has a malformed line."""
+    """Parse the Live Link Face CSV at ``path``, streaming (memory: 8 bytes per value).
+    InputError (naming the file and the cause) when it is missing, not a CSV, has no ARKit
+    columns or has a malformed line."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"Face capture {path} does not exist or is not a file")
     if path.stat().st_size > MAX_BYTES:
         raise InputError(f"Face capture {path.name} is larger than {MAX_BYTES >> 20} MB")
-    return parse_livelink_csv(path.read_bytes(), source=path.name, options=options)
+    with path.open("rb") as fh:
+        if b"\x00" in fh.read(4096):
+            raise InputError(f"{path.name} is not a CSV file (it is binary)")
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as text:
+            return _parse_rows(csv.reader(text), path.name, options or FaceOptions())
+    except UnicodeDecodeError:
+        raise InputError(f"{path.name} is not a CSV file (not UTF-8 text)") from None
 
 
 def parse_livelink_csv(data: bytes, *, source: str = "face capture",
                        options: FaceOptions | None = None) -> FaceTake:
-    options = options or FaceOptions()
+    """Parse Live Link Face CSV bytes (see :func:`read_livelink_csv`)."""
     text = _decode(data, source)
-    rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
-    if not rows:
+    return _parse_rows(csv.reader(io.StringIO(text, newline="")), source,
+                       options or FaceOptions())
+
+
+def _parse_rows(reader: Iterator[list[str]], source: str, options: FaceOptions) -> FaceTake:
+    rows = (r for r in reader if any(c.strip() for c in r))
+    first_row = next(rows, None)
+    if first_row is None:
         raise InputError(f"{source} is empty")
-    header = [c.strip() for c in rows[0]]
+    header = [c.strip() for c in first_row]
     shape_cols = arkit_columns(header)
     lowered = [c.lower() for c in header]
     rot_cols = {name: lowered.index(name.lower()) for name in ROTATION_COLUMNS
@@ -137,14 +158,14 @@ def parse_livelink_csv(data: bytes, *, source: str = "face capture",
     used = {tc_col, *shape_cols.values(), *rot_cols.values()}
     ignored = [c for i, c in enumerate(header) if i not in used and c.lower() not in
                _NOT_A_CHANNEL]
-    if len(rows) < 2:
-        raise InputError(f"{source} has a header but no frames")
 
-    stamps: list[tuple[int, int, int, int, float]] = []
-    values: list[list[float]] = []
+    seconds = array("d")  # HH:MM:SS of each row, in seconds
+    frames = array("d")  # FF.sss of each row, in timecode frames
     width = len(header)
     columns = sorted(used - {tc_col})
-    for line, row in enumerate(rows[1:], start=2):
+    values = [array("d") for _ in columns]
+    first = ""
+    for line, row in enumerate(rows, start=2):
         if len(row) < width:
             raise InputError(f"{source} line {line}: {len(row)} values, the header has "
                              f"{width}")
@@ -152,32 +173,41 @@ def parse_livelink_csv(data: bytes, *, source: str = "face capture",
         if not match:
             raise InputError(f"{source} line {line}: timecode {row[tc_col]!r} is not "
                              "HH:MM:SS:FF.sss")
+        first = first or row[tc_col].strip()
         h, m, s, f = (int(match.group(i)) for i in range(1, 5))
-        sub = float("0." + match.group(5)) if match.group(5) else 0.0
-        stamps.append((h, m, s, f, sub))
+        seconds.append(h * 3600 + m * 60 + s)
+        frames.append(f + (float("0." + match.group(5)) if match.group(5) else 0.0))
         try:
-            values.append([float(row[c]) for c in columns])
+            for store, col in zip(values, columns, strict=True):
+                store.append(float(row[col]))
         except ValueError:
             raise InputError(f"{source} line {line}: a value is not a number") from None
-    rate = options.timecode_rate or _timecode_rate(stamps)
-    times = [h * 3600 + m * 60 + s + (f + sub) / rate for h, m, s, f, sub in stamps]
-    order, times = _monotonic(times)
-    index_of = {c: k for k, c in enumerate(columns)}
-    shapes = {name: [values[i][index_of[col]] for i in order]
-              for name, col in sorted(shape_cols.items(), key=lambda kv: kv[1])}
-    rotations = {name: [values[i][index_of[col]] for i in order]
-                 for name, col in rot_cols.items()}
+    if not seconds:
+        raise InputError(f"{source} has a header but no frames")
+    rate = options.timecode_rate or _timecode_rate(int(max(frames)))
+    order, times = _monotonic([sec + ff / rate for sec, ff in zip(seconds, frames,
+                                                                  strict=True)])
+    if times[-1] > MAX_SECONDS:
+        raise InputError(f"{source} lasts {times[-1] / 60:.1f} min: at most "
+                         f"{MAX_SECONDS // 60} min can be applied at once (split the take)")
+    identity = order == list(range(len(seconds)))
+    by_col: dict[int, Sequence[float]] = {
+        col: store if identity else array("d", [store[i] for i in order])
+        for col, store in zip(columns, values, strict=True)}
+    shapes = {name: by_col[col] for name, col in sorted(shape_cols.items(),
+                                                         key=lambda kv: kv[1])}
+    rotations = {name: by_col[col] for name, col in rot_cols.items()}
     unit = _angle_unit(rotations, options.angle_unit)
     if unit == "degrees":
-        rotations = {k: [math.radians(v) for v in vals] for k, vals in rotations.items()}
-    first = rows[1][tc_col].strip()
+        rotations = {k: array("d", [math.radians(v) for v in vals])
+                     for k, vals in rotations.items()}
     return FaceTake(source=source, times=times, shapes=shapes, rotations=rotations,
                     timecode_rate=rate, fps=_capture_rate(times, rate),
                     start_timecode=first, ignored_columns=ignored, angle_unit=unit)
 
 
-def _timecode_rate(stamps: Sequence[tuple[int, int, int, int, float]]) -> int:
-    highest = max(f for _, _, _, f, _ in stamps)
+def _timecode_rate(highest: int) -> int:
+    """The smallest standard rate whose frame numbers reach ``highest``."""
     for rate in STANDARD_RATES:
         if highest < rate:
             return rate
