@@ -39,14 +39,23 @@ def presets_folder() -> Path:
 
 
 def preset_names() -> list[tuple[str, str]]:
-    """(identifier, label) of the built-in families then the user's saved presets."""
+    """(identifier, label) of the built-in families then the user's saved presets, as
+    last read by :func:`refresh_presets` (no I/O here: the panel's draw calls this)."""
     out = [(name, label) for name, label in bonemaps.FAMILY_LABELS.items()
            if name in bonemaps.FAMILIES]
+    return out + [(name, name) for name in _USER_PRESETS]
+
+
+def refresh_presets() -> None:
+    """Read the saved presets' names (at registration, before the file browser opens for
+    a body animation, and after a save)."""
+    names: list[str] = []
     with contextlib.suppress(OSError):  # an unreadable folder must not break the panel
-        out += [(name, name) for name in bonemaps.list_presets(_cached_folder())]
-    return out
+        names = bonemaps.list_presets(_cached_folder())
+    _USER_PRESETS[:] = names
 
 
+_USER_PRESETS: list[str] = []
 _FOLDER: list[Path] = []
 
 
@@ -125,6 +134,10 @@ class AVATAR_IMPORTER_OT_load_animation(_AvatarFileOperator):
     filename_ext = ".bvh"
     filter_glob: StringProperty(default="*.bvh;*.fbx", options={"HIDDEN"})  # type: ignore[valid-type]
 
+    def invoke(self, context: bpy.types.Context, event: Any) -> set[OperatorReturn]:  # type: ignore[override]
+        refresh_presets()
+        return super().invoke(context, event)  # type: ignore[no-any-return]
+
     def execute(self, context: bpy.types.Context) -> set[OperatorReturn]:
         return _run(self, context, animation=self.filepath)  # type: ignore[attr-defined]
 
@@ -186,6 +199,7 @@ class AVATAR_IMPORTER_OT_save_bone_map(bpy.types.Operator):
         except OSError as exc:
             self.report({"ERROR"}, f"Could not save the preset: {exc.strerror or exc}")
             return {"CANCELLED"}
+        refresh_presets()
         context.scene.avatar_importer_animate.preset = name
         self.report({"INFO"}, f"Bone map saved as {name} ({path.name})")
         return {"FINISHED"}
@@ -201,6 +215,8 @@ CLASSES: tuple[type, ...] = (
 
 
 def register_props() -> None:
+    _FOLDER.clear()
+    refresh_presets()
     setattr(bpy.types.Scene, "avatar_importer_animate",  # noqa: B010
             bpy.props.PointerProperty(type=AVATAR_IMPORTER_PG_animate))  # type: ignore[func-returns-value]
 
