@@ -96,6 +96,9 @@ def test_everything_in_one_call(tmp_path, files):
     assert {"Hips", "Head", "LeftEye"} <= set(report["bones_mapped"])
     assert report["shape_key_channels_unmapped"] == ["tongueOut"]
     assert report["summary"][0].startswith("Body: ")
+    # face and lips start with the body
+    assert report["face"]["frame_start"] == report["lipsync"]["frame_start"] == \
+        report["body"]["frame_start"] == report["frame_start"]
     # the face's head keys live in the body's action
     paths = {fc.data_path for fc in compat.id_fcurves(armature)}
     assert 'pose.bones["Hips"].location' in paths

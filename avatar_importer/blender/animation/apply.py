@@ -78,7 +78,6 @@ def apply_animation_files(
     else:
         cues = read_lipsync(lipsync)
         lips_source = Path(lipsync).name
-    start = scene.frame_start if frame_start is None else int(frame_start)
 
     session = ActionSession()
     session.keep_scene(scene)  # the body's bake may set the scene's rate and range
@@ -88,6 +87,10 @@ def apply_animation_files(
         if body_path is not None:
             report["body"] = _retarget(armature_obj, body_path, preset, bone_map,
                                        user_presets, session)
+        # face and lips start with the body (its bake may have set the scene's range)
+        start = scene.frame_start if frame_start is None else int(frame_start)
+        if frame_start is None and report["body"]:
+            start = int(report["body"]["frame_start"])
         if take is not None:
             from .face import apply_face
             report["face"] = apply_face(armature_obj, take, options, scene=scene,

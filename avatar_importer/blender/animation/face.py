@@ -20,11 +20,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import bpy
 from mathutils import Quaternion, Vector
 
+from ...core.errors import InputError
 from ...core.mocap import livelink
 from ...core.mocap.arkit import match_shape_keys
 from ...core.mocap.livelink import FaceOptions, FaceTake
+from .. import compat
 from . import avatar, keys
 from .keys import ActionSession
 
@@ -81,7 +84,6 @@ def apply_face(armature: Any, take: FaceTake, options: FaceOptions, *, scene: An
     """Key the take onto ``armature``'s avatar; returns the report's ``face`` part."""
     the_plan = plan(armature, take)
     if not the_plan.targets and not the_plan.bones:
-        from ...core.errors import InputError
         raise InputError(f"{take.source}: none of its {len(take.shapes)} ARKit channels has "
                          f"a shape key on {armature.name}, and it has no head or eye bone")
     fps = avatar.scene_fps(scene)
@@ -135,8 +137,7 @@ def _key_bone(armature: Any, bone_name: str, role: str, take: FaceTake,
             series.append(livelink.processed(take, channel, options))
         else:
             series.append([0.0] * len(take.times))
-    path = f'pose.bones["{_escape(bone_name)}"].rotation_quaternion'
-    from .. import compat
+    path = f'pose.bones["{bpy.utils.escape_identifier(bone_name)}"].rotation_quaternion'
     body = [compat.id_fcurve_find(armature, path, i) for i in range(4)]
     # keys of an earlier face capture are replaced, a body animation's are added to
     has_body = all(fc is not None and (fc.group is None or fc.group.name != GROUP)
@@ -157,8 +158,3 @@ def _key_bone(armature: Any, bone_name: str, role: str, take: FaceTake,
     pose_bone.rotation_mode = "QUATERNION"
     for k in range(4):
         keys.write_keys(armature, path, frames, out[k], index=k, group=GROUP)
-
-
-def _escape(name: str) -> str:
-    import bpy
-    return str(bpy.utils.escape_identifier(name))
