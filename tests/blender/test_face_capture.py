@@ -208,3 +208,20 @@ def test_reapplying_keeps_earlier_keys_and_adds_to_body_keys(tmp_path, metaperso
     want = body_tilt @ face  # the face turns the head about axes the body has moved
     got = head_delta(arm, "Head")
     assert got.rotation_difference(want).angle < ANGLE_TOLERANCE
+
+
+def test_real_metaperson_export_eyelashes_and_teeth_follow(tmp_path, samples_dir):
+    """The real MetaPerson head (shared samples; skipped without them): the ARKit keys on
+    the eyelashes and teeth are driven with the head's, tongueOut is reported."""
+    from avatar_importer.blender.importer import import_avatar_glb
+    bpy.context.scene.render.fps = 30
+    result = import_avatar_glb(samples_dir / "head_lod2_female.glb", name="Real")
+    armature = bpy.data.objects[result.armature]
+    take, rows = write_take(tmp_path, seconds=0.5, fps=60)
+    report = apply_animation_files(armature, face_capture=take)
+    assert report["face"]["channels_unmapped"] == ["tongueOut"]
+    bpy.context.scene.frame_set(1 + 10)
+    want = float(rows[20]["EyeBlinkLeft"])
+    for mesh in ("AvatarHead", "AvatarEyelashes"):
+        value = bpy.data.objects[mesh].data.shape_keys.key_blocks["eyeBlinkLeft"].value
+        assert value == pytest.approx(want, abs=0.01), mesh
