@@ -56,7 +56,8 @@ def state_of(armature) -> dict[str, object]:
     return {
         "actions": sorted(bpy.data.actions.keys()),
         "armature": compat.id_action(armature),
-        "keys": {o.name: compat.id_action(o.data.shape_keys) for o in objects
+        "keys": {o.name: (compat.id_action(o.data.shape_keys),
+                          o.data.shape_keys.animation_data is not None) for o in objects
                  if o.type == "MESH" and o.data.shape_keys},
         "frame_end": bpy.context.scene.frame_end,
         "pose": [tuple(b.rotation_quaternion) for b in armature.pose.bones],

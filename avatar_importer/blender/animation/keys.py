@@ -22,6 +22,7 @@ class _Previous:
     id_block: Any
     action: Any | None
     slot: Any | None
+    had_animation_data: bool = True
 
 
 @dataclass
@@ -54,7 +55,8 @@ class ActionSession:
         ptr = id_block.as_pointer()
         if ptr not in self.previous:
             self.previous[ptr] = _Previous(id_block, compat.id_action(id_block),
-                                           compat.id_action_slot(id_block))
+                                           compat.id_action_slot(id_block),
+                                           id_block.animation_data is not None)
 
     def adopt(self, action: Any) -> None:
         """An action made for this session elsewhere: written into, removed on rollback."""
@@ -77,6 +79,8 @@ class ActionSession:
             compat.id_action_assign(prev.id_block, None)
             if prev.action is not None:
                 compat.id_action_assign(prev.id_block, prev.action, prev.slot)
+            elif not prev.had_animation_data:
+                prev.id_block.animation_data_clear()
         for action in self.created:
             if action.name in bpy.data.actions:
                 bpy.data.actions.remove(action)
