@@ -226,3 +226,19 @@ def test_real_metaperson_export_eyelashes_and_teeth_follow(tmp_path, samples_dir
     for mesh in ("AvatarHead", "AvatarEyelashes"):
         value = bpy.data.objects[mesh].data.shape_keys.key_blocks["eyeBlinkLeft"].value
         assert value == pytest.approx(want, abs=0.01), mesh
+
+
+def test_avatar_without_shape_keys_gets_head_and_eyes_only(tmp_path):
+    """Avaturn's classic layout: no shape keys, so every channel is reported unmatched,
+    and the head and eyes still turn."""
+    from avatar_importer.blender.importer import import_avatar_glb
+    from avatar_importer.sandbox.avaturn_assets import build_avaturn_glb
+    glb = tmp_path / "classic.glb"
+    glb.write_bytes(build_avaturn_glb("classic", texture_px=8))
+    armature = bpy.data.objects[import_avatar_glb(glb, name="Classic").armature]
+    take, _ = write_take(tmp_path, seconds=0.5, fps=30)
+    report = apply_animation_files(armature, face_capture=take)
+    assert report["face"]["channels_unmapped"] == list(ARKIT_52)
+    assert report["face"]["shape_keys_driven"] == []
+    assert set(report["face"]["bones"]) == {"Head", "LeftEye", "RightEye"}
+    assert f"No shape key: {ARKIT_52[0]}" in report["summary"][-1]

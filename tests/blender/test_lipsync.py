@@ -98,3 +98,18 @@ def test_files_that_are_not_rhubarb_output_change_nothing(tmp_path, make_png):
         after = (sorted(bpy.data.actions.keys()),
                  compat.id_action(bpy.data.objects["AvatarHead"].data.shape_keys))
         assert after == before, name
+
+
+def test_avatar_without_visemes_is_told_clearly(tmp_path):
+    """Avaturn's classic layout has no shape keys at all: lip-sync says so, changes nothing."""
+    from avatar_importer.blender.importer import import_avatar_glb
+    from avatar_importer.sandbox.avaturn_assets import build_avaturn_glb
+    glb = tmp_path / "classic.glb"
+    glb.write_bytes(build_avaturn_glb("classic", texture_px=8))
+    armature = bpy.data.objects[import_avatar_glb(glb, name="Classic").armature]
+    (tmp_path / "line.tsv").write_text(rhubarb_tsv())
+    actions = sorted(bpy.data.actions.keys())
+    with pytest.raises(InputError, match="Classic has no viseme shape keys"):
+        apply_animation_files(armature, lipsync=tmp_path / "line.tsv")
+    assert sorted(bpy.data.actions.keys()) == actions
+    assert armature.animation_data is None
