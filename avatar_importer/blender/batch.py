@@ -35,6 +35,7 @@ from ..core.settings import (
 )
 from ..core.stages import JobSpec, JobState, Stage
 from . import compat
+from .animation import batch_options as animation_options
 from .wiring import build_engine
 
 
@@ -84,7 +85,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--no-pack", action="store_true",
                    help="reference textures in the cache instead of packing them")
     p.add_argument("--sandbox-compute-seconds", type=float, default=3.0)
+    animation_options.add_arguments(p)
     args = p.parse_args(argv)
+    animation_options.check(args, p)
     if not args.photo and not args.resume and not args.avatar_id:
         p.error("give at least one --photo (or --avatar-id, or --resume)")
     if args.side_photo and len(args.side_photo) != 2:
@@ -162,6 +165,7 @@ def _specs(args: argparse.Namespace) -> list[JobSpec]:
         else default_parameters()
     export = load_json_file(args.export_parameters, "Export parameters") \
         if args.export_parameters else default_export_parameters()
+    export = animation_options.export_with_needed_shapes(args, export)
     names = args.name or [p.stem for p in args.photo]
     specs = []
     extra: dict[str, Any] = {}
@@ -197,6 +201,7 @@ def _run(engine: Any, jobs: list[JobState]) -> None:
 def _finish(args: argparse.Namespace, jobs: list[JobState]) -> int:
     reports = [job_report(j) for j in jobs]
     ok = bool(jobs) and all(j.stage == Stage.DONE for j in jobs)
+    ok = animation_options.animate_reports(args, reports, _say) and ok
     extra: dict[str, Any] = {}
     if args.render and any(j.stage == Stage.DONE for j in jobs):
         from .render import render_preview

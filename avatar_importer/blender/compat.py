@@ -176,6 +176,103 @@ def material_surface(mat: Any) -> dict[str, Any]:
     }
 
 
+# --- keyframes on any ID: shape keys and pose bones (face capture, lip-sync; issue 14) ---
+# Blender 4.4 added action slots (an action holds channels per slot, the ID picks its
+# slot); 5.0 dropped the legacy ``Action.fcurves``. Keys are written through these
+# helpers only. Named ``id_*`` so they stay apart from the body retargeting's helpers.
+
+
+def _has_slots() -> bool:
+    return version() >= (4, 4, 0)
+
+
+def id_action(id_block: Any) -> Any | None:
+    """The action assigned to ``id_block`` (an Object, a shape-key ``Key``, ...), or None."""
+    anim = getattr(id_block, "animation_data", None)
+    return anim.action if anim is not None else None
+
+
+def id_action_slot(id_block: Any) -> Any | None:
+    """The action slot ``id_block`` is animated by (4.4+), else None."""
+    anim = getattr(id_block, "animation_data", None)
+    if anim is None or not _has_slots():
+        return None
+    return anim.action_slot
+
+
+def id_action_assign(id_block: Any, action: Any | None, slot: Any | None = None) -> None:
+    """Animate ``id_block`` with ``action`` (None: with nothing). 4.4+: with ``slot`` when
+    given, else the slot Blender picks (the one for this ID), else a new one for its type."""
+    anim = id_block.animation_data
+    if anim is None:
+        if action is None:
+            return
+        anim = id_block.animation_data_create()
+    anim.action = action
+    if action is None or not _has_slots():
+        return
+    if slot is not None:
+        anim.action_slot = slot
+    elif anim.action_slot is None:
+        kinds = (id_block.id_type, "UNSPECIFIED")
+        suitable = [s for s in action.slots if s.target_id_type in kinds]
+        anim.action_slot = suitable[0] if suitable else action.slots.new(
+            id_type=id_block.id_type, name=id_block.name)
+
+
+def _channelbag(id_block: Any, create: bool) -> Any | None:
+    """The channel bag of ``id_block``'s slot in its action's first keyframe strip (4.4+),
+    created when asked (4.5 has no ``anim_utils.action_ensure_channelbag_for_slot``)."""
+    action, slot = id_action(id_block), id_action_slot(id_block)
+    if action is None or slot is None:
+        return None
+    for layer in action.layers:
+        for strip in layer.strips:
+            bag = strip.channelbag(slot)
+            if bag is not None:
+                return bag
+    if not create:
+        return None
+    layer = action.layers[0] if len(action.layers) else action.layers.new("Layer")
+    strip = layer.strips[0] if len(layer.strips) else layer.strips.new(type="KEYFRAME")
+    return strip.channelbag(slot, ensure=True)
+
+
+def id_fcurves(id_block: Any) -> list[Any]:
+    """The F-curves animating ``id_block`` through its assigned action (and slot)."""
+    if not _has_slots():
+        action = id_action(id_block)
+        return list(action.fcurves) if action is not None else []
+    bag = _channelbag(id_block, create=False)
+    return list(bag.fcurves) if bag is not None else []
+
+
+def id_fcurve_find(id_block: Any, data_path: str, index: int = 0) -> Any | None:
+    if not _has_slots():
+        action = id_action(id_block)
+        return action.fcurves.find(data_path, index=index) if action is not None else None
+    bag = _channelbag(id_block, create=False)
+    return bag.fcurves.find(data_path, index=index) if bag is not None else None
+
+
+def id_fcurve_new(id_block: Any, data_path: str, index: int = 0, group: str = "") -> Any:
+    """A new, empty F-curve for ``data_path[index]`` in ``id_block``'s action (assign the
+    action first); an existing one for that channel is replaced."""
+    old = id_fcurve_find(id_block, data_path, index)
+    if not _has_slots():
+        action = id_action(id_block)
+        if old is not None:
+            action.fcurves.remove(old)
+        return action.fcurves.new(data_path, index=index, action_group=group)
+    bag = _channelbag(id_block, create=True)
+    if old is not None:
+        bag.fcurves.remove(old)
+    fcurve = bag.fcurves.new(data_path, index=index)  # 4.5 has no group_name here
+    if group:
+        fcurve.group = bag.groups.get(group) or bag.groups.new(group)
+    return fcurve
+
+
 # --- animation: importers and actions (issue 14) -------------------------------------------
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import bpy
 
 from . import browse, browse_ops, catalogue, compat, operators, panel, prefs, props, runtime
+from .animate_panel import CLASSES as ANIMATE_PANEL_CLASSES
+from .animation import operators as animate_ops
 from .file_import import CLASSES as FILE_IMPORT_CLASSES
 from .file_import import register_menus, unregister_menus
 
@@ -19,6 +21,8 @@ CLASSES: tuple[type, ...] = (
     *browse_ops.CLASSES,
     *panel.CLASSES,
     *FILE_IMPORT_CLASSES,
+    *animate_ops.CLASSES,
+    *ANIMATE_PANEL_CLASSES,
 )
 
 
@@ -27,6 +31,7 @@ def register() -> None:
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     props.register_props()
+    animate_ops.register_props()
     catalogue.load_cached()
     runtime.TICK_HOOKS.append(browse.watch_tick)
     register_menus()  # File > Import, File > External Data: after their operators
@@ -39,5 +44,6 @@ def unregister() -> None:
     browse.reset()
     catalogue.reset()
     props.unregister_props()
+    animate_ops.unregister_props()
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)
