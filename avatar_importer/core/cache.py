@@ -47,6 +47,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .errors import ConfigError, UnsafeUriError
+from .stages import JobSpec
 
 ENV_CACHE = "AVATAR_IMPORTER_CACHE"
 
@@ -104,6 +105,18 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def job_key(record: dict[str, Any]) -> str:
+    """A job record's ``key`` (see :meth:`~.stages.JobSpec.key`), computed from its spec
+    when the record has none."""
+    key = record.get("key")
+    if isinstance(key, str) and key:
+        return key
+    spec = record.get("spec") or {}
+    if not isinstance(spec, dict) or not spec.get("photo"):
+        return ""  # an existing avatar's import: not a creation, nothing to resume by key
+    return JobSpec.from_record(spec).key()
 
 
 def _safe_segment(value: str, what: str) -> str:
@@ -174,6 +187,21 @@ class Cache:
 
     def unfinished_jobs(self) -> list[dict[str, Any]]:
         return [r for r in self.jobs() if r.get("state") == "active"]
+
+    def unfinished_job_for(self, key: str, base_url: str) -> dict[str, Any] | None:
+        """The newest unfinished job record asking for the same thing (``JobSpec.key``)
+        of the same service base URL, or None. Records written before keys existed are
+        keyed from their ``spec``."""
+        found: dict[str, Any] | None = None
+        for record in self.unfinished_jobs():
+            if record.get("base_url") != base_url or not record.get("spec"):
+                continue
+            if not key or job_key(record) != key:
+                continue
+            if found is None or float(record.get("created") or 0) > \
+                    float(found.get("created") or 0):
+                found = record
+        return found
 
     def forget_job(self, job_id: str) -> None:
         (self.jobs_dir / f"{_safe_segment(job_id, 'job id')}.json").unlink(missing_ok=True)

@@ -90,16 +90,30 @@ class JobEngine:
     # -- main thread API --------------------------------------------------------------
 
     def submit(self, spec: JobSpec) -> JobState:
+        """Start the job ``spec`` asks for - unless the same job (same ``JobSpec.key``:
+        photo and options, same service base URL) is unfinished in the cache or running
+        here: then that job goes on (``JobState.resumed``), and no second avatar is made."""
+        key = spec.key()
+        record = self.cache.unfinished_job_for(key, self.service.base_url)
+        if record is not None:
+            running = self.jobs.get(str(record["id"]))
+            if running is not None and not running.stage.final:
+                return running
+            return self.resume(record)
         record = {"id": uuid.uuid4().hex[:12], "state": "active", "stage": "waiting",
-                  "spec": spec.to_record(), "created": time.time(), **self.service.record()}
+                  "spec": spec.to_record(), "key": key, "created": time.time(),
+                  **self.service.record()}
         self.cache.save_job(record)
         return self._start(record)
 
     def resume(self, record: dict[str, Any]) -> JobState:
-        """Continue a job cut short by a crash or restart: poll, export, download."""
+        """Continue a job cut short by a crash or restart: poll, export, download (a
+        record whose creation may have been sent looks its avatar up first)."""
         record = dict(record)
         record["state"] = "active"
-        return self._start(record)
+        state = self._start(record)
+        state.resumed = True
+        return state
 
     def import_existing(self, avatar_code: str, spec: JobSpec, *, player: str | None = None,
                         export_code: str | None = None) -> JobState:
@@ -250,8 +264,10 @@ class JobEngine:
         state.enter(stage, at)
         record = self.cache.load_job(state.id)
         if record is not None:
-            resumable = stage == Stage.FAILED and state.avatar_code and \
-                record.get("resumable", False)
+            # a job whose avatar exists, or may exist (its creation tag was sent), is kept
+            known = bool(state.avatar_code or record.get("avatar_code")
+                         or record.get("creation_tag"))
+            resumable = stage == Stage.FAILED and known and record.get("resumable", False)
             record["state"] = "active" if resumable else stage.value
             record["stage"] = stage.value
             record["error"] = state.error
