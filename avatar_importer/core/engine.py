@@ -57,6 +57,8 @@ Listener = Callable[[JobState, Event], None]
 #: is usually a proxy or a Wi-Fi sign-in page in the way, not the avatar's fault)
 RESUMABLE = (NetworkError, ServerError, ThrottledError, DeadlineExceeded, ProtocolError)
 MAX_EXPORT_BYTES = 4 * 1024**3
+#: one static resource (a shared texture): real 4K textures weigh 20-60 MB
+MAX_STATIC_BYTES = 256 * 1024**2
 
 
 @dataclass
@@ -64,6 +66,9 @@ class EngineOptions:
     poll_interval: float = 5.0
     max_parallel: int = 16
     static_workers: int = 8
+    #: size limit of one static resource: a larger announced Content-Length is refused
+    #: before reading, a body running past it is cut and its partial file deleted
+    max_static_bytes: int = MAX_STATIC_BYTES
     deadlines: Deadlines = field(default_factory=Deadlines)
 
 
@@ -309,7 +314,8 @@ class JobEngine:
 
         def fetch_one(url: str, dest: Path, stop: threading.Event) -> int:
             try:
-                return self.service.download(url, dest, cancel=stop)
+                return self.service.download(url, dest, cancel=stop,
+                                             max_bytes=self.options.max_static_bytes)
             except Cancelled:
                 raise
             except AvatarImporterError as exc:  # name the texture; keep the error's kind

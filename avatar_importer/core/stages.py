@@ -158,6 +158,14 @@ class JobState:
         if stage.final:
             self.finished = at
 
+    def resumed_text(self) -> str:
+        """What to say when a submitted photo resumed its unfinished job (``resumed``)
+        instead of paying for a second avatar."""
+        avatar = f"avatar {self.avatar_code}" if self.avatar_code else \
+            "avatar not known yet: looked up by its creation tag before any new upload"
+        return (f"resuming unfinished job for {self.spec.photo} ({avatar}) instead of "
+                "creating a new one")
+
     def status_line(self) -> str:
         text = self.stage.text
         if self.stage == Stage.COMPUTING:

@@ -538,8 +538,9 @@ class Transport:
                             total = _content_total(resp)
                         if max_bytes is not None and total is not None and total > max_bytes:
                             raise ProtocolError(
-                                f"Download of {_short(url)} is {total} bytes, over the "
-                                f"{max_bytes}-byte limit", url=_short(url))
+                                f"{_short(url)} is announced as {size_text(total)}, over "
+                                f"the {size_text(max_bytes)} limit for one file; nothing "
+                                "was kept", url=_short(url))
                         try:
                             for chunk in _body_pieces(resp):
                                 if cancel is not None and cancel.is_set():
@@ -549,8 +550,10 @@ class Transport:
                                 self.bytes_received += len(chunk)
                                 if max_bytes is not None and done > max_bytes:
                                     raise ProtocolError(
-                                        f"Download of {_short(url)} exceeds the "
-                                        f"{max_bytes}-byte limit", url=_short(url))
+                                        f"{_short(url)} went past the "
+                                        f"{size_text(max_bytes)} limit for one file; the "
+                                        "download was stopped and nothing was kept",
+                                        url=_short(url))
                                 if progress is not None:
                                     progress(done, total)
                         except (requests.exceptions.ChunkedEncodingError,
@@ -612,6 +615,15 @@ def _body_pieces(resp: requests.Response) -> Iterator[bytes]:
         if not piece:
             return
         yield piece
+
+
+def size_text(n: int) -> str:
+    """``256 MiB``, ``8.0 GiB``, ``900 bytes``: a size in words for messages."""
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= scale:
+            value = n / scale
+            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+    return f"{n} bytes"
 
 
 def _content_total(resp: requests.Response) -> int | None:

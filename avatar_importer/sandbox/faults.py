@@ -14,7 +14,8 @@ Request faults (every other request, static resources included):
     the next N requests get ``429 {"detail": ...}``; a ``Retry-After`` header (whole seconds,
     rounded up) is sent when ``retry_after`` is not null.
 ``error_next`` (int, 0) and ``error_status`` (int, 500)
-    the next N requests get ``error_status`` with ``{"detail": ...}`` (throttling fires first).
+    the next N requests get ``error_status`` with ``{"detail": ...}`` (throttling fires first);
+    a ``503`` carries ``Retry-After`` when ``retry_after`` is not null.
 ``error_path_prefix`` (str, "")
     every request fault and JSON-body fault in this section and the next only hits paths
     starting with this, e.g. ``"/avatars/"``. With ``error_next`` set high it makes a
@@ -287,7 +288,10 @@ class Faults:
             if self.error_next > 0:
                 self.error_next -= 1
                 detail = _STATUS_DETAIL.get(self.error_status, "Sandbox: injected server error.")
-                return RequestFault(self.error_status, detail, {})
+                headers = {}
+                if self.error_status == 503 and self.retry_after is not None:
+                    headers["Retry-After"] = str(max(0, math.ceil(self.retry_after)))
+                return RequestFault(self.error_status, detail, headers)
             if self.html_next > 0:
                 self.html_next -= 1
                 return RequestFault(self.html_status, "", {}, html=True)
