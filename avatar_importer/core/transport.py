@@ -211,8 +211,10 @@ def server_detail(resp: requests.Response) -> str:
     except ValueError:
         text = " ".join((resp.text or "").split())
         if text.lower().startswith(("<!doctype", "<html")):
-            return (f"an HTML page instead of JSON (HTTP {resp.status_code}): a proxy or a "
-                    "Wi-Fi sign-in page may be in the way")
+            if resp.status_code >= 500:
+                return f"a gateway's or proxy's HTML error page (HTTP {resp.status_code})"
+            return (f"an HTML page came instead of the service's answer (HTTP "
+                    f"{resp.status_code}; a proxy or a Wi-Fi sign-in page in the way?)")
         return text[:120] + ("..." if len(text) > 120 else "")
     if isinstance(body, dict):
         if "detail" in body:
