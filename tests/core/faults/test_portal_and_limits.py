@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import pytest
+
+from avatar_importer.core.errors import ProtocolError
 from avatar_importer.core.stages import Stage
 
 from .helpers import client, engine, part_files, short, since, spec
@@ -39,10 +42,9 @@ def test_portal_page_on_a_get_is_named_with_its_host(fault, sandbox):
     c = client(sandbox)
     c.ensure_player()
     sandbox.faults.update({"html_next": 100, "error_path_prefix": "/parameters/"})
-    try:
+    with pytest.raises(ProtocolError) as err:
         c.available_parameters("female")
-    except Exception as exc:  # noqa: BLE001 - the row records what came
-        out = exc
+    out = err.value
     row.saw(f"{type(out).__name__}: {short(str(out))}")
     assert "an HTML page came instead of the service's answer" in str(out)
     assert urlsplit(sandbox.base_url).netloc in str(out)
