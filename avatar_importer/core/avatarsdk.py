@@ -159,11 +159,15 @@ class AvatarSdkClient:
         """``POST /o/token/`` with HTTP Basic client credentials. The answer goes through
         the same checks as every other call (an HTML page from a proxy or a Wi-Fi sign-in
         page is named as such)."""
-        body = self.transport.json(
-            "POST", "o/token/", authorized=False,
+        resp = self.transport.request(
+            "POST", "o/token/", authorized=False, repeatable=True,
             data={"grant_type": "client_credentials"},
             headers=_basic(self.client_id, self.client_secret), cancel=cancel,
         )
+        try:
+            body = resp.json()
+        except ValueError:  # a portal's page is not asked for again: it would answer alike
+            raise unreadable_answer(resp) from None
         try:
             value = str(body["access_token"])
             expires_in = float(body.get("expires_in") or 36000)
@@ -194,7 +198,7 @@ class AvatarSdkClient:
     def create_player(self, comment: str = "avatar_importer",
                       cancel: threading.Event | None = None) -> str:
         body = self.transport.json("POST", "players/", data={"comment": comment},
-                                   cancel=cancel)
+                                   cancel=cancel, repeatable=True)  # a player costs nothing
         if not isinstance(body, dict) or "code" not in body:
             raise ProtocolError("The player answer has no code")
         self.player = str(body["code"])

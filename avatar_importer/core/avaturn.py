@@ -158,7 +158,8 @@ class AvaturnClient:
     def create_user(self) -> str:
         """``POST users/new``: a new anonymous user, kept as this client's user."""
         with self._user_lock:
-            body = self._object(self.transport.json("POST", f"{API}users/new"))
+            body = self._object(self.transport.json("POST", f"{API}users/new",
+                                                    repeatable=True))  # costs nothing
             if not body.get("id"):
                 raise ProtocolError("Avaturn's new-user answer has no id")
             self.user_id = str(body["id"])
@@ -190,7 +191,7 @@ class AvaturnClient:
         if avatar_id:
             config["avatar_id"] = avatar_id
         body = self._object(self.transport.json(
-            "POST", f"{API}sessions/new",
+            "POST", f"{API}sessions/new", repeatable=True,
             json_body={"user_id": user_id or self.ensure_user(), "config": config}))
         if not body.get("url"):
             raise ProtocolError("Avaturn's session answer has no url")
@@ -307,7 +308,8 @@ class AvaturnClient:
                        cancel: threading.Event | None = None) -> ExportState:
         """One ``POST exports/new?avatar_id=``; call again until ``ready``."""
         body = self._object(self.transport.json(
-            "POST", f"{API}exports/new", params={"avatar_id": avatar_id}, cancel=cancel))
+            "POST", f"{API}exports/new", params={"avatar_id": avatar_id}, cancel=cancel,
+            repeatable=True))  # a poll: asked again and again by design
         url = body.get("url")
         return ExportState(status=str(body.get("status") or "").strip().lower(),
                            url=str(url) if isinstance(url, str) and url else None)

@@ -398,11 +398,15 @@ class Transport:
         stream: bool = False,
         ok: tuple[int, ...] = (),
         cancel: threading.Event | None = None,
+        repeatable: bool | None = None,
     ) -> requests.Response:
         """Send one logical request, applying the retry policy. Returns a 2xx response
-        (or one whose status is in ``ok``); raises a typed error otherwise."""
+        (or one whose status is in ``ok``); raises a typed error otherwise.
+        ``repeatable``: whether sending it twice is harmless (default: the method is
+        idempotent); a POST that creates nothing anyone pays for (a sign-in, a player, a
+        poll such as Avaturn's ``exports/new``) passes True to be retried like a GET."""
         url = self.url(path_or_url)
-        idempotent = method.upper() in IDEMPOTENT
+        idempotent = method.upper() in IDEMPOTENT if repeatable is None else repeatable
         attempt = throttled = 0
         renewed = False
         rejected: str | None = None
@@ -481,7 +485,8 @@ class Transport:
     def json(self, method: str, path_or_url: str, **kwargs: Any) -> Any:
         """``request`` and decode the JSON answer. An answer that is not JSON is asked for
         again (idempotent methods only, within ``max_attempts``), then ProtocolError."""
-        idempotent = method.upper() in IDEMPOTENT
+        repeatable: bool | None = kwargs.get("repeatable")
+        idempotent = method.upper() in IDEMPOTENT if repeatable is None else repeatable
         cancel: threading.Event | None = kwargs.get("cancel")
         attempt = 0
         while True:
