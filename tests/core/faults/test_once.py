@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 
 from avatar_importer.core.cache import Cache
+from avatar_importer.core.errors import ProtocolError
 from avatar_importer.core.once import TAG_PREFIX
 from avatar_importer.core.stages import Stage
 
-from .helpers import engine, pump_until, short, since, spec
+from .helpers import client, engine, pump_until, short, since, spec
 
 WORKER = Path(__file__).with_name("worker.py")
 ROOT = Path(__file__).resolve().parents[3]
@@ -241,3 +242,26 @@ def test_other_options_are_another_job(sandbox, photo, cache):
         eng.shutdown()
     assert first.id != second.id and same is first and not first.resumed
     assert len(_avatars(sandbox)) == 2
+
+
+def test_free_posts_stay_retried(fault, sandbox):
+    row = fault.row("R55", "502 burst on POST /players/ and a 502 then a 200 HTML page on "
+                    "the sign-in (POSTs that create nothing paid)",
+                    "retried like a GET (a player costs nothing): succeeds; the sign-in "
+                    "page is not asked for again")
+    c = client(sandbox)
+    c.authenticate()
+    sandbox.faults.update({"error_next": 2, "error_status": 502,
+                           "error_path_prefix": "/players/"})
+    player = c.create_player()
+    statuses = [r.status for r in since(sandbox, 0, "/players/")]
+    sandbox.faults.update({"reset": True, "error_next": 1, "error_status": 502,
+                           "html_next": 5, "error_path_prefix": "/o/token/"})
+    start = len(sandbox.requests_log)
+    with pytest.raises(ProtocolError) as err:
+        c.authenticate()
+    tokens = [r.status for r in since(sandbox, start, "/o/token/")]
+    row.saw(f"player {player[:8]}; POST /players/ statuses {statuses}; sign-in statuses "
+            f"{tokens}: {short(err.value.message)}")
+    assert statuses == [502, 502, 201] and tokens == [502, 200]
+    assert "an HTML page came instead" in err.value.message
