@@ -271,7 +271,7 @@ class JobEngine:
         if record is not None:
             # a job whose avatar exists, or may exist (its creation tag was sent), is kept
             known = bool(state.avatar_code or record.get("avatar_code")
-                         or record.get("creation_tag"))
+                         or record.get("creation_tag") or record.get("pending_avatar"))
             resumable = stage == Stage.FAILED and known and record.get("resumable", False)
             record["state"] = "active" if resumable else stage.value
             record["stage"] = stage.value
