@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .avaturn import BODY_TYPES, AvaturnAvatar, AvaturnClient, PhotoAvatar
+from .avaturn import BODY_TYPES, AvaturnAvatar, AvaturnClient, Photo, PhotoAvatar
 from .errors import (
     AvatarImporterError,
     Cancelled,
@@ -98,28 +98,37 @@ class AvaturnService(ClientBacked):
             return
         created = self._new_avatar(ctx, user)
         ctx.remember(pending_avatar=created.avatar_id, avatar_source="photos")
+        try:
+            self._upload_once(ctx, created, user, photos, body_type, telephoto)
+        finally:
+            self._release(created.avatar_id)
+        ctx.remember(avatar_code=created.avatar_id)
+
+    def _upload_once(self, ctx: JobContext, created: PhotoAvatar, user: str,
+                     photos: list[Photo], body_type: str, telephoto: bool) -> None:
+        """The photo upload; an outcome in doubt is settled by the user's list (see
+        :meth:`create`). A refused upload or a cancel removes the empty avatar."""
         retry = self.client.transport.retry
         attempt = 0
         while True:
             try:
                 self.client.upload_photos(created.upload_url, photos, body_type=body_type,
                                           telephoto=telephoto, cancel=ctx.cancel)
-                break
+                return
             except Cancelled:
                 self._discard(created.avatar_id, user)
                 raise
             except AvatarImporterError as exc:
                 attempt += 1
-                if not exc.in_doubt or attempt >= retry.max_attempts:
-                    if not exc.in_doubt:
-                        self._discard(created.avatar_id, user)
+                if not exc.in_doubt:
+                    self._discard(created.avatar_id, user)
+                    raise
+                if attempt >= retry.max_attempts:
                     raise
                 ctx.sleep(retry.backoff(attempt - 1))
                 listed = self._listed(created.avatar_id, user, ctx.cancel)
                 if listed is not None and listed.status != "pending":
-                    break  # the photos arrived: the avatar computes
-        self._release(created.avatar_id)
-        ctx.remember(avatar_code=created.avatar_id)
+                    return  # the photos arrived: the avatar computes
 
     def _adopt_pending(self, ctx: JobContext, user: str) -> bool:
         """A resumed record's ``pending_avatar``: adopted when its photos arrived (True);
