@@ -107,6 +107,27 @@ def write_atomic(path: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
 
 
+OWNER_KEY = "owner"
+
+
+def owner_mark() -> str:
+    """``<host>-<pid>``: written in a job record while this process runs the job."""
+    return f"{_HOST}-{os.getpid()}"
+
+
+def run_elsewhere(record: dict[str, Any]) -> bool:
+    """Whether another live process on this machine runs the job now (its ``owner``), so
+    resuming it here would drive one avatar twice. A dead owner, another host or no
+    owner: False (a record from another machine cannot be checked; it is resumable)."""
+    owner = record.get(OWNER_KEY)
+    if not isinstance(owner, str) or "-" not in owner:
+        return False
+    host, _, pid = owner.rpartition("-")
+    if host != _HOST or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    return _pid_alive(int(pid))
+
+
 def job_key(record: dict[str, Any]) -> str:
     """A job record's ``key`` (see :meth:`~.stages.JobSpec.key`), computed from its spec
     when the record has none."""
@@ -186,7 +207,9 @@ class Cache:
         return out
 
     def unfinished_jobs(self) -> list[dict[str, Any]]:
-        return [r for r in self.jobs() if r.get("state") == "active"]
+        """Active job records that no other live process is running right now (see
+        :func:`run_elsewhere`): what may be resumed here."""
+        return [r for r in self.jobs() if r.get("state") == "active" and not run_elsewhere(r)]
 
     def unfinished_job_for(self, key: str, base_url: str) -> dict[str, Any] | None:
         """The newest unfinished job record asking for the same thing (``JobSpec.key``)

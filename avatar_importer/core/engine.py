@@ -34,7 +34,7 @@ from typing import Any
 
 from .archive import extract_zip, find_model
 from .avatarsdk import static_names
-from .cache import Cache
+from .cache import OWNER_KEY, Cache, owner_mark
 from .errors import (
     AvatarImporterError,
     Cancelled,
@@ -108,8 +108,7 @@ class JobEngine:
         record = {"id": uuid.uuid4().hex[:12], "state": "active", "stage": "waiting",
                   "spec": spec.to_record(), "key": key, "created": time.time(),
                   **self.service.record()}
-        self.cache.save_job(record)
-        return self._start(record)
+        return self._start(record)  # saves it
 
     def resume(self, record: dict[str, Any]) -> JobState:
         """Continue a job cut short by a crash or restart: poll, export, download (a
@@ -197,6 +196,8 @@ class JobEngine:
     def _start(self, record: dict[str, Any]) -> JobState:
         if self._closed:
             raise RuntimeError("the job engine is shut down")
+        record[OWNER_KEY] = owner_mark()  # other processes leave it alone while we run
+        self.cache.save_job(record)
         spec = JobSpec.from_record(record.get("spec") or {})
         state = JobState(id=record["id"], spec=spec, service=self.service.name,
                          avatar_code=record.get("avatar_code", ""),
@@ -276,6 +277,7 @@ class JobEngine:
             record["state"] = "active" if resumable else stage.value
             record["stage"] = stage.value
             record["error"] = state.error
+            record.pop(OWNER_KEY, None)
             self.cache.save_job(record)
 
     # -- worker thread ----------------------------------------------------------------

@@ -265,3 +265,26 @@ def test_free_posts_stay_retried(fault, sandbox):
             f"{tokens}: {short(err.value.message)}")
     assert statuses == [502, 502, 201] and tokens == [502, 200]
     assert "an HTML page came instead" in err.value.message
+
+
+def test_a_job_another_live_process_runs_is_left_alone(fault, sandbox, photo, cache):
+    row = fault.row("R57", "--resume (or the same photo) while another live process runs "
+                    "that job (its POST stalled)", "the record is not offered for resuming "
+                    "while its owner lives (one avatar is never driven by two processes); "
+                    "once the owner is killed it is")
+    sandbox.faults.update({"stall_next": 1, "stall_seconds": 3.0,
+                           "error_path_prefix": "/avatars/"})
+    proc = subprocess.Popen([sys.executable, str(WORKER), "job", sandbox.base_url,
+                             str(cache.root), str(photo)], env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        record = _wait_record(cache, "creation_tag")
+        alive = [r["id"] for r in cache.unfinished_jobs()]
+        owner = record.get("owner", "")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    dead = [r["id"] for r in cache.unfinished_jobs()]
+    row.saw(f"owner {owner.rsplit('-', 1)[-1] == str(proc.pid)}; offered while it lives "
+            f"{alive}; after the kill {dead == [record['id']]}")
+    assert owner.endswith(f"-{proc.pid}") and alive == [] and dead == [record["id"]]
