@@ -6,7 +6,10 @@ Layout under the root::
                                                (e.g. static/static_resources/metaperson_2.0/...)
     exports/<service>/<avatar>/<export>/       export archive (export.zip) and extracted/
     jobs/<job id>.json                         remote identifiers and options of each job,
-                                               so an interrupted job can be resumed
+                                               so an interrupted job can be resumed; its
+                                               ``key`` (same photo and options = same
+                                               job), ``creation_tag`` (core/once.py) and,
+                                               while a process runs it, ``owner``
     players.json                               player codes per service + base URL
 
 Root: ``AVATAR_IMPORTER_CACHE`` when set; else the add-on passes Blender's
