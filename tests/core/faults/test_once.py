@@ -288,3 +288,33 @@ def test_a_job_another_live_process_runs_is_left_alone(fault, sandbox, photo, ca
     row.saw(f"owner {owner.rsplit('-', 1)[-1] == str(proc.pid)}; offered while it lives "
             f"{alive}; after the kill {dead == [record['id']]}")
     assert owner.endswith(f"-{proc.pid}") and alive == [] and dead == [record["id"]]
+
+
+def test_lookup_reads_every_page(fault, photo, cache):
+    """The tag is looked for on every page of the player's list (the oldest avatar is on
+    the last one); absent means every page was read."""
+    from avatar_importer.core.once import creation_tag
+    from avatar_importer.sandbox.server import Sandbox, SandboxConfig
+
+    row = fault.row("R58", "the lookup after a doubt, for a player with 25 avatars (pages of "
+                    "10)", "a tag on the last page is found (3 list reads); an absent tag "
+                    "is 'absent' only after all 3 pages")
+    with Sandbox(SandboxConfig(compute_seconds=0.2, page_size=10)) as sb:
+        c = client(sb)
+        player = c.ensure_player()
+        tags = []
+        for _ in range(25):
+            tag, _fresh = creation_tag({})
+            tags.append(tag)
+            c.create_avatar(photo, name="x", subtype="female", parameters={},
+                            export_parameters={}, description=tag)
+        start = len(sb.requests_log)
+        found = c.find_avatar_by_tag(tags[0], player=player)
+        reads_found = len(since(sb, start, "/avatars/"))
+        start = len(sb.requests_log)
+        absent = c.find_avatar_by_tag(creation_tag({})[0], player=player)
+        reads_absent = len(since(sb, start, "/avatars/"))
+    row.saw(f"oldest found {found is not None and found.description == tags[0]} after "
+            f"{reads_found} reads; absent {absent is None} after {reads_absent} reads")
+    assert found is not None and found.description == tags[0] and reads_found == 3
+    assert absent is None and reads_absent == 3
