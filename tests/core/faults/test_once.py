@@ -18,8 +18,9 @@ import pytest
 
 from avatar_importer.core.cache import Cache
 from avatar_importer.core.errors import ProtocolError
-from avatar_importer.core.once import TAG_PREFIX
+from avatar_importer.core.once import TAG_PREFIX, creation_tag
 from avatar_importer.core.stages import Stage
+from avatar_importer.sandbox.server import Sandbox, SandboxConfig
 
 from .helpers import client, engine, pump_until, short, since, spec
 
@@ -293,9 +294,6 @@ def test_a_job_another_live_process_runs_is_left_alone(fault, sandbox, photo, ca
 def test_lookup_reads_every_page(fault, photo, cache):
     """The tag is looked for on every page of the player's list (the oldest avatar is on
     the last one); absent means every page was read."""
-    from avatar_importer.core.once import creation_tag
-    from avatar_importer.sandbox.server import Sandbox, SandboxConfig
-
     row = fault.row("R58", "the lookup after a doubt, for a player with 25 avatars (pages of "
                     "10)", "a tag on the last page is found (3 list reads); an absent tag "
                     "is 'absent' only after all 3 pages")
