@@ -625,7 +625,7 @@ def _body_pieces(resp: requests.Response) -> Iterator[bytes]:
 
 
 def size_text(n: int) -> str:
-    """``256 MiB``, ``8.0 GiB``, ``900 bytes``: a size in words for messages."""
+    """``256 MiB``, ``8 GiB``, ``1.5 GiB``, ``900 bytes``: a size in words for messages."""
     for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
         if n >= scale:
             value = n / scale
