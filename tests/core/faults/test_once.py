@@ -20,6 +20,7 @@ from avatar_importer.core.cache import Cache
 from avatar_importer.core.errors import ProtocolError
 from avatar_importer.core.once import TAG_PREFIX, creation_tag
 from avatar_importer.core.stages import Stage
+from avatar_importer.core.transport import RetryPolicy
 from avatar_importer.sandbox.server import Sandbox, SandboxConfig
 
 from .helpers import client, engine, pump_until, short, since, spec
@@ -35,6 +36,12 @@ def _avatars(sb, player: str | None = None) -> list:
 
 def _posts(sb, start: int = 0) -> list[int]:
     return [r.status for r in since(sb, start, "/avatars/")
+            if r.method == "POST" and r.path == "/avatars/"]
+
+
+def _posts_now(sb) -> list[int]:
+    """POST /avatars/ statuses logged so far (no settling pause)."""
+    return [r.status for r in list(sb.requests_log)
             if r.method == "POST" and r.path == "/avatars/"]
 
 
@@ -99,11 +106,14 @@ def test_lookup_impossible_keeps_the_job_and_a_rerun_adopts(fault, sandbox, phot
                     "Nothing was posted again', record kept active with its tag; the rerun "
                     "adopts the avatar: 1 POST in all, exactly 1 avatar")
     sandbox.faults.update({"act_then_504_next": 1, "error_path_prefix": "/avatars/"})
-    sandbox.faults.html_next = 0
-    eng = engine(sandbox, cache)
+    # the lookup waits one backoff (0.5-1 s here) after the 504: time to switch the portal on
+    eng = engine(sandbox, cache, client={"retry": RetryPolicy(base=1.0, cap=1.0)})
     try:
         job = eng.submit(spec(photo))
-        pump_until(eng, job, {Stage.UPLOAD})
+        deadline = time.monotonic() + 20
+        while 504 not in _posts_now(sandbox) and time.monotonic() < deadline:
+            eng.pump()
+            time.sleep(0.005)
         sandbox.faults.update({"html_next": 100})  # every later /avatars/ call: a portal
         eng.run_until_done(timeout=30)
     finally:
@@ -156,7 +166,9 @@ def test_killed_mid_post_resumes_by_lookup(fault, sandbox, photo, cache):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         record = _wait_record(cache, "creation_tag")
-        time.sleep(0.3)  # the POST is on its way (the sandbox stalls it)
+        deadline = time.monotonic() + 20
+        while sandbox.faults.stall_next and time.monotonic() < deadline:
+            time.sleep(0.01)  # until the sandbox has the whole POST (and stalls it)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
