@@ -141,7 +141,11 @@ def main(argv: list[str]) -> int:
                     jobs.append(engine.resume(record))
             _say(f"resuming {len(jobs)} unfinished job(s)")
         for spec in specs:
-            jobs.append(engine.submit(spec))
+            job = engine.submit(spec)  # the same photo and options resume an unfinished job
+            if job.resumed:
+                _say(job.resumed_text())
+            if all(j.id != job.id for j in jobs):
+                jobs.append(job)
         for code in args.avatar_id:
             jobs.append(engine.import_existing(code, JobSpec(photo=None, name=code[:12]),
                                                player=player))

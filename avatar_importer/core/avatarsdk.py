@@ -26,7 +26,7 @@ import requests
 
 from .errors import AuthenticationError, Cancelled, ConfigError, ProtocolError
 from .photo import read_photo
-from .transport import ProgressFn, RetryPolicy, Transport
+from .transport import ProgressFn, RetryPolicy, Transport, unreadable_answer
 
 DEFAULT_BASE_URL = "https://api.avatarsdk.com/"
 PIPELINE = "metaperson_2.0"
@@ -156,17 +156,22 @@ class AvatarSdkClient:
     # -- authentication (TokenSource) -------------------------------------------------
 
     def authenticate(self, cancel: threading.Event | None = None) -> str:
-        """``POST /o/token/`` with HTTP Basic client credentials."""
+        """``POST /o/token/`` with HTTP Basic client credentials. The answer goes through
+        the same checks as every other call (an HTML page from a proxy or a Wi-Fi sign-in
+        page is named as such)."""
         resp = self.transport.request(
-            "POST", "o/token/", authorized=False,
+            "POST", "o/token/", authorized=False, repeatable=True,
             data={"grant_type": "client_credentials"},
             headers=_basic(self.client_id, self.client_secret), cancel=cancel,
         )
         try:
             body = resp.json()
+        except ValueError:  # a portal's page is not asked for again: it would answer alike
+            raise unreadable_answer(resp) from None
+        try:
             value = str(body["access_token"])
             expires_in = float(body.get("expires_in") or 36000)
-        except (ValueError, KeyError, TypeError):
+        except (KeyError, TypeError, ValueError, AttributeError):
             raise ProtocolError("The token answer has no access_token") from None
         now = time.monotonic()
         self._token = _Token(value, now + expires_in * 0.95, now)
@@ -193,7 +198,7 @@ class AvatarSdkClient:
     def create_player(self, comment: str = "avatar_importer",
                       cancel: threading.Event | None = None) -> str:
         body = self.transport.json("POST", "players/", data={"comment": comment},
-                                   cancel=cancel)
+                                   cancel=cancel, repeatable=True)  # a player costs nothing
         if not isinstance(body, dict) or "code" not in body:
             raise ProtocolError("The player answer has no code")
         self.player = str(body["code"])
@@ -233,7 +238,10 @@ class AvatarSdkClient:
         pipeline: str = PIPELINE,
         description: str | None = None,
         cancel: threading.Event | None = None,
+        player: str | None = None,
     ) -> Avatar:
+        """One ``POST /avatars/`` (never repeated when its outcome is unknown: the error
+        then has ``in_doubt``; see core/once.py for how a job makes it exactly-once)."""
         data, mime = read_photo(photo)
         fields: dict[str, Any] = {
             "name": name,
@@ -247,7 +255,7 @@ class AvatarSdkClient:
         body = self.transport.json(
             "POST", "avatars/", data=fields,
             files={"photo": (photo.name, data, mime)},
-            headers=self._player_headers(), cancel=cancel)
+            headers=self._player_headers(player), cancel=cancel)
         return Avatar.from_json(body)
 
     def get_avatar(self, code: str, cancel: threading.Event | None = None,
@@ -255,18 +263,36 @@ class AvatarSdkClient:
         return Avatar.from_json(self.transport.json(
             "GET", f"avatars/{code}/", headers=self._player_headers(player), cancel=cancel))
 
-    def list_avatars(self, page: int = 1) -> tuple[list[Avatar], bool]:
+    def list_avatars(self, page: int = 1, *, player: str | None = None,
+                     cancel: threading.Event | None = None) -> tuple[list[Avatar], bool]:
         """One page of the player's avatars and whether a next page exists."""
         resp = self.transport.request("GET", "avatars/", params={"page": page},
-                                      headers=self._player_headers())
+                                      headers=self._player_headers(player), cancel=cancel)
         try:
             body = resp.json()
         except ValueError:
-            raise ProtocolError("The avatar list is not JSON") from None
+            raise unreadable_answer(resp) from None
         items = body.get("results", body) if isinstance(body, dict) else body
         if not isinstance(items, list):
             raise ProtocolError("The avatar list is not a list")
-        return [Avatar.from_json(a) for a in items], "next" in resp.links
+        more = "next" in resp.links or (isinstance(body, dict) and bool(body.get("next")))
+        return [Avatar.from_json(a) for a in items], more
+
+    def find_avatar_by_tag(self, tag: str, *, player: str | None = None,
+                           cancel: threading.Event | None = None,
+                           max_pages: int = 1000) -> Avatar | None:
+        """The player's avatar whose ``description`` is ``tag`` (core/once.py), reading
+        every page of ``GET /avatars/`` until found; None only when the whole list was
+        read. Raises when a page cannot be read (then nobody can tell)."""
+        for page in range(1, max_pages + 1):
+            avatars, more = self.list_avatars(page, player=player, cancel=cancel)
+            for avatar in avatars:
+                if avatar.description.strip() == tag:
+                    return avatar
+            if not more:
+                return None
+        raise ProtocolError(f"The avatar list has more than {max_pages} pages; the "
+                            "lookup gave up")
 
     def delete_avatar(self, code: str) -> None:
         self.transport.request("DELETE", f"avatars/{code}/", headers=self._player_headers())

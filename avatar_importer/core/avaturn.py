@@ -3,9 +3,10 @@
 Calls: create a user (``users/new``; the id is kept and reused, a new one on request),
 open a browser session of one of the three types (``sessions/new``), list the user's
 avatars, create an avatar from photos without the browser (``avatars/new`` then the
-multipart upload to its ``upload_url``), ask for an export (``exports/new``, repeated by
-the caller until ready) and download the temporary GLB URL at once, delete an avatar or
-a user.
+multipart upload to its ``upload_url``), read and set an avatar's customization
+(``avatars/<id>/customization``), ask for an export (``exports/new``, repeated by the
+caller until ready; it needs only the avatar id, no user) and download the temporary GLB
+URL at once, delete an avatar or a user.
 
 Authentication is a static project API token (``Authorization: Bearer <token>``) with no
 renewal: a 401 is an :class:`AuthenticationError` naming the token, at once. The
@@ -64,6 +65,7 @@ class AvaturnAvatar:
     updated_at: str = ""
     gender: str | None = None
     thumbnail: str = ""
+    source: str = ""  # "photos" (avatars/new), "editor" (a browser session), "" unknown
 
     @classmethod
     def from_json(cls, data: Any) -> AvaturnAvatar:
@@ -83,6 +85,7 @@ class AvaturnAvatar:
             thumbnail=next((str(data[k]) for k in ("thumbnail_url", "thumbnail",
                                                    "preview_url", "preview")
                             if isinstance(data.get(k), str) and data[k]), ""),
+            source=str(data.get("source") or "").strip().lower(),
         )
 
 
@@ -155,7 +158,8 @@ class AvaturnClient:
     def create_user(self) -> str:
         """``POST users/new``: a new anonymous user, kept as this client's user."""
         with self._user_lock:
-            body = self._object(self.transport.json("POST", f"{API}users/new"))
+            body = self._object(self.transport.json("POST", f"{API}users/new",
+                                                    repeatable=True))  # costs nothing
             if not body.get("id"):
                 raise ProtocolError("Avaturn's new-user answer has no id")
             self.user_id = str(body["id"])
@@ -187,7 +191,7 @@ class AvaturnClient:
         if avatar_id:
             config["avatar_id"] = avatar_id
         body = self._object(self.transport.json(
-            "POST", f"{API}sessions/new",
+            "POST", f"{API}sessions/new", repeatable=True,
             json_body={"user_id": user_id or self.ensure_user(), "config": config}))
         if not body.get("url"):
             raise ProtocolError("Avaturn's session answer has no url")
@@ -274,13 +278,38 @@ class AvaturnClient:
                            telephoto=telephoto, cancel=cancel)
         return created
 
+    # -- customization ----------------------------------------------------------------
+
+    def get_customization(self, avatar_id: str, *,
+                          cancel: threading.Event | None = None) -> dict[str, Any]:
+        """``GET avatars/<id>/customization``: the avatar's assets, body, age..."""
+        return self._object(self.transport.json(
+            "GET", f"{API}avatars/{_seg(avatar_id, 'avatar id')}/customization",
+            cancel=cancel))
+
+    def set_customization(self, avatar_id: str, customization: dict[str, Any], *,
+                          cancel: threading.Event | None = None) -> None:
+        """``PUT avatars/<id>/customization`` (the service answers 202)."""
+        self.transport.request(
+            "PUT", f"{API}avatars/{_seg(avatar_id, 'avatar id')}/customization",
+            json_body=customization, cancel=cancel)
+
+    def settle_customization(self, avatar_id: str, *,
+                             cancel: threading.Event | None = None) -> None:
+        """Read the avatar's customization and set it back unchanged: what Avaturn's own
+        clients do before exporting an avatar created from photos (the API reference
+        calls exporting one without a customization set undefined)."""
+        self.set_customization(avatar_id, self.get_customization(avatar_id, cancel=cancel),
+                               cancel=cancel)
+
     # -- exports ----------------------------------------------------------------------
 
     def request_export(self, avatar_id: str, *,
                        cancel: threading.Event | None = None) -> ExportState:
         """One ``POST exports/new?avatar_id=``; call again until ``ready``."""
         body = self._object(self.transport.json(
-            "POST", f"{API}exports/new", params={"avatar_id": avatar_id}, cancel=cancel))
+            "POST", f"{API}exports/new", params={"avatar_id": avatar_id}, cancel=cancel,
+            repeatable=True))  # a poll: asked again and again by design
         url = body.get("url")
         return ExportState(status=str(body.get("status") or "").strip().lower(),
                            url=str(url) if isinstance(url, str) and url else None)

@@ -26,13 +26,20 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .avaturn import BODY_TYPES, AvaturnAvatar, AvaturnClient
-from .errors import AvatarImporterError, InputError, NotFoundError, RemoteJobFailed
+from .avaturn import BODY_TYPES, AvaturnAvatar, AvaturnClient, Photo, PhotoAvatar
+from .errors import (
+    AvatarImporterError,
+    Cancelled,
+    InputError,
+    NotFoundError,
+    RemoteJobFailed,
+)
+from .once import create_once
 from .service import AvatarService, ClientBacked, ExportPlan, JobContext, RemoteAvatar
 from .stages import Stage
 from .transport import ProgressFn
@@ -46,6 +53,9 @@ _SHARED_STATUS = {"ready": "Completed", "failed": "Failed", "processing": "Compu
 class AvaturnService(ClientBacked):
     client: AvaturnClient
     name: str = "avaturn"
+    #: avatars this process made with avatars/new whose photos are on their way
+    _claims: set[str] = field(default_factory=set, repr=False)
+    _claims_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def user_id(self) -> str | None:
@@ -58,6 +68,16 @@ class AvaturnService(ClientBacked):
     # -- the job ----------------------------------------------------------------------
 
     def create(self, ctx: JobContext) -> None:
+        """Exactly once (core/once.py): Avaturn's ``avatars/new`` takes no tag, so the
+        avatar id it answers is the job's mark. It is saved in the record
+        (``pending_avatar``) before the photos are uploaded; an upload whose outcome is
+        unknown is settled by the user's list (the avatar left ``pending``: not uploaded,
+        so sent again; otherwise adopted). An ``avatars/new`` whose outcome is unknown is
+        settled by comparing the user's list with the one read before the POST: new
+        ``pending`` photo avatars that no job of this process owns are deleted (nobody
+        can upload to them: their upload URL was lost), then the POST is sent again. A
+        resumed record with a ``pending_avatar`` adopts it when its photos arrived, else
+        deletes it (the upload URL is never stored) and starts over."""
         spec = ctx.spec
         if spec.photo is None:
             raise InputError("No frontal photo was given for the new Avaturn avatar")
@@ -74,21 +94,104 @@ class AvaturnService(ClientBacked):
         user = self._user(ctx)
         ctx.remember(player=user)
         ctx.stage(Stage.UPLOAD)
-        created = self.client.new_photo_avatar(user, cancel=ctx.cancel)
+        if self._adopt_pending(ctx, user):
+            return
+        created = self._new_avatar(ctx, user)
+        ctx.remember(pending_avatar=created.avatar_id, avatar_source="photos")
         try:
-            self.client.upload_photos(created.upload_url, photos, body_type=body_type,
-                                      telephoto=telephoto, cancel=ctx.cancel)
-        except AvatarImporterError:  # Cancelled included
-            self._discard(created.avatar_id, user)
-            raise
+            self._upload_once(ctx, created, user, photos, body_type, telephoto)
+        finally:
+            self._release(created.avatar_id)
         ctx.remember(avatar_code=created.avatar_id)
 
+    def _upload_once(self, ctx: JobContext, created: PhotoAvatar, user: str,
+                     photos: list[Photo], body_type: str, telephoto: bool) -> None:
+        """The photo upload; an outcome in doubt is settled by the user's list (see
+        :meth:`create`). A refused upload or a cancel removes the empty avatar."""
+        retry = self.client.transport.retry
+        attempt = 0
+        while True:
+            try:
+                self.client.upload_photos(created.upload_url, photos, body_type=body_type,
+                                          telephoto=telephoto, cancel=ctx.cancel)
+                return
+            except Cancelled:
+                self._discard(created.avatar_id, user)
+                raise
+            except AvatarImporterError as exc:
+                attempt += 1
+                if not exc.in_doubt:
+                    self._discard(created.avatar_id, user)
+                    raise
+                if attempt >= retry.max_attempts:
+                    raise
+                ctx.sleep(retry.backoff(attempt - 1))
+                listed = self._listed(created.avatar_id, user, ctx.cancel)
+                if listed is not None and listed.status != "pending":
+                    return  # the photos arrived: the avatar computes
+
+    def _adopt_pending(self, ctx: JobContext, user: str) -> bool:
+        """A resumed record's ``pending_avatar``: adopted when its photos arrived (True);
+        else deleted when it still waits for photos, and forgotten."""
+        pending = str(ctx.record.get("pending_avatar") or "")
+        if not pending:
+            return False
+        listed = self._listed(pending, user, ctx.cancel)
+        if listed is not None and listed.status != "pending":
+            ctx.remember(avatar_code=pending)
+            return True
+        if listed is not None:
+            self._discard(pending, user)
+        ctx.record.pop("pending_avatar", None)
+        return False
+
+    def _new_avatar(self, ctx: JobContext, user: str) -> PhotoAvatar:
+        """``avatars/new`` exactly once (see :meth:`create`)."""
+        before = {a.id for a in self.client.list_avatars(user, cancel=ctx.cancel)}
+
+        def post() -> PhotoAvatar:
+            made = self.client.new_photo_avatar(user, cancel=ctx.cancel)
+            with self._claims_lock:
+                self._claims.add(made.avatar_id)
+            return made
+
+        def find() -> PhotoAvatar | None:
+            with self._claims_lock:
+                claimed = set(self._claims)
+            for avatar in self.client.list_avatars(user, cancel=ctx.cancel):
+                if avatar.id not in before and avatar.id not in claimed and \
+                        avatar.status == "pending" and avatar.source in ("photos", ""):
+                    self._discard(avatar.id, user)  # an orphan of the doubtful POST
+            return None  # never adoptable: its upload URL is unknown
+
+        return create_once(post, find, retry=self.client.transport.retry, wait=ctx.sleep,
+                           what="the Avaturn avatar")
+
+    def _release(self, avatar_id: str) -> None:
+        with self._claims_lock:
+            self._claims.discard(avatar_id)
+
     def wait_computed(self, ctx: JobContext) -> None:
+        """Poll the user's list until the avatar is ready. Without a user (an avatar
+        imported by id alone), or for an avatar this job did not make that is not in the
+        user's list, there is nothing to list: the export call, which needs only the
+        avatar id, waits for it instead."""
         code = ctx.record["avatar_code"]
-        user = self._user(ctx)
+        user = str(ctx.record.get("player") or "")
+        made_here = bool(ctx.record.get("pending_avatar"))
+        if not user:
+            return
 
         def step() -> bool | None:
-            avatar = self._find(code, user, ctx.cancel)
+            listed = self._listed(code, user, ctx.cancel)
+            if listed is None:
+                if made_here:
+                    raise NotFoundError(f"Avatar {code} is not among Avaturn user {user}'s "
+                                        "avatars (deleted while it was computing?)",
+                                        status=404)
+                return True  # not this user's: exported by id
+            avatar = listed
+            ctx.record["avatar_source"] = avatar.source or ctx.record.get("avatar_source")
             if avatar.ready:
                 ctx.record["avatar_version"] = avatar.updated_at
                 ctx.progress(100)
@@ -106,13 +209,20 @@ class AvaturnService(ClientBacked):
     def wait_export(self, ctx: JobContext) -> ExportPlan:
         code = ctx.record["avatar_code"]
         ctx.stage(Stage.EXPORTING)
+        settled = [False]
 
         def step() -> ExportPlan | None:
             try:
+                if not settled[0] and ctx.record.get("avatar_source") != "editor":
+                    # photo avatars need their customization set before an export (the
+                    # source is unknown for an avatar imported by id: set it anyway, the
+                    # customization read is written back unchanged)
+                    self.client.settle_customization(code, cancel=ctx.cancel)
+                    settled[0] = True
                 state = self.client.request_export(code, cancel=ctx.cancel)
             except NotFoundError:
-                raise NotFoundError(f"Avatar {code} no longer exists on Avaturn (deleted?)",
-                                    status=404) from None
+                raise NotFoundError(f"Avatar {code} was not found on Avaturn (a wrong id, "
+                                    "or deleted?)", status=404) from None
             if state.ready and state.url:
                 ctx.remember(export_code=export_code(
                     code, str(ctx.record.get("avatar_version") or ""), state.url))
@@ -170,12 +280,13 @@ class AvaturnService(ClientBacked):
         user = ctx.record.get("player")
         return str(user) if user else self.client.ensure_user()
 
-    def _find(self, code: str, user: str, cancel: threading.Event) -> AvaturnAvatar:
-        try:
-            return self.client.get_avatar(code, user, cancel=cancel)
-        except NotFoundError:
-            raise NotFoundError(f"Avatar {code} is not among Avaturn user {user}'s avatars "
-                                "(deleted, or made by another user?)", status=404) from None
+    def _listed(self, code: str, user: str,
+                cancel: threading.Event) -> AvaturnAvatar | None:
+        """The avatar as the user's list shows it, or None when it is not there."""
+        for avatar in self.client.list_avatars(user, cancel=cancel):
+            if avatar.id == code:
+                return avatar
+        return None
 
     def _discard(self, avatar_id: str, user: str) -> None:
         """Best effort: remove an avatar whose photos never arrived."""

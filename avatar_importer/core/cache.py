@@ -6,7 +6,10 @@ Layout under the root::
                                                (e.g. static/static_resources/metaperson_2.0/...)
     exports/<service>/<avatar>/<export>/       export archive (export.zip) and extracted/
     jobs/<job id>.json                         remote identifiers and options of each job,
-                                               so an interrupted job can be resumed
+                                               so an interrupted job can be resumed; its
+                                               ``key`` (same photo and options = same
+                                               job), ``creation_tag`` (core/once.py) and,
+                                               while a process runs it, ``owner``
     players.json                               player codes per service + base URL
 
 Root: ``AVATAR_IMPORTER_CACHE`` when set; else the add-on passes Blender's
@@ -47,6 +50,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .errors import ConfigError, UnsafeUriError
+from .stages import JobSpec
 
 ENV_CACHE = "AVATAR_IMPORTER_CACHE"
 
@@ -104,6 +108,39 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+OWNER_KEY = "owner"
+
+
+def owner_mark() -> str:
+    """``<host>-<pid>``: written in a job record while this process runs the job."""
+    return f"{_HOST}-{os.getpid()}"
+
+
+def run_elsewhere(record: dict[str, Any]) -> bool:
+    """Whether another live process on this machine runs the job now (its ``owner``), so
+    resuming it here would drive one avatar twice. A dead owner, another host or no
+    owner: False (a record from another machine cannot be checked; it is resumable)."""
+    owner = record.get(OWNER_KEY)
+    if not isinstance(owner, str) or "-" not in owner:
+        return False
+    host, _, pid = owner.rpartition("-")
+    if host != _HOST or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    return _pid_alive(int(pid))
+
+
+def job_key(record: dict[str, Any]) -> str:
+    """A job record's ``key`` (see :meth:`~.stages.JobSpec.key`), computed from its spec
+    when the record has none."""
+    key = record.get("key")
+    if isinstance(key, str) and key:
+        return key
+    spec = record.get("spec") or {}
+    if not isinstance(spec, dict) or not spec.get("photo"):
+        return ""  # an existing avatar's import: not a creation, nothing to resume by key
+    return JobSpec.from_record(spec).key()
 
 
 def _safe_segment(value: str, what: str) -> str:
@@ -173,7 +210,24 @@ class Cache:
         return out
 
     def unfinished_jobs(self) -> list[dict[str, Any]]:
-        return [r for r in self.jobs() if r.get("state") == "active"]
+        """Active job records that no other live process is running right now (see
+        :func:`run_elsewhere`): what may be resumed here."""
+        return [r for r in self.jobs() if r.get("state") == "active" and not run_elsewhere(r)]
+
+    def unfinished_job_for(self, key: str, base_url: str) -> dict[str, Any] | None:
+        """The newest unfinished job record asking for the same thing (``JobSpec.key``)
+        of the same service base URL, or None. Records written before keys existed are
+        keyed from their ``spec``."""
+        found: dict[str, Any] | None = None
+        for record in self.unfinished_jobs():
+            if record.get("base_url") != base_url or not record.get("spec"):
+                continue
+            if not key or job_key(record) != key:
+                continue
+            if found is None or float(record.get("created") or 0) > \
+                    float(found.get("created") or 0):
+                found = record
+        return found
 
     def forget_job(self, job_id: str) -> None:
         (self.jobs_dir / f"{_safe_segment(job_id, 'job id')}.json").unlink(missing_ok=True)

@@ -34,7 +34,7 @@ from typing import Any
 
 from .archive import extract_zip, find_model
 from .avatarsdk import static_names
-from .cache import Cache
+from .cache import OWNER_KEY, Cache, owner_mark
 from .errors import (
     AvatarImporterError,
     Cancelled,
@@ -57,6 +57,8 @@ Listener = Callable[[JobState, Event], None]
 #: is usually a proxy or a Wi-Fi sign-in page in the way, not the avatar's fault)
 RESUMABLE = (NetworkError, ServerError, ThrottledError, DeadlineExceeded, ProtocolError)
 MAX_EXPORT_BYTES = 4 * 1024**3
+#: one static resource (a shared texture): real 4K textures weigh 20-60 MB
+MAX_STATIC_BYTES = 256 * 1024**2
 
 
 @dataclass
@@ -64,6 +66,9 @@ class EngineOptions:
     poll_interval: float = 5.0
     max_parallel: int = 16
     static_workers: int = 8
+    #: size limit of one static resource: a larger announced Content-Length is refused
+    #: before reading, a body running past it is cut and its partial file deleted
+    max_static_bytes: int = MAX_STATIC_BYTES
     deadlines: Deadlines = field(default_factory=Deadlines)
 
 
@@ -90,16 +95,29 @@ class JobEngine:
     # -- main thread API --------------------------------------------------------------
 
     def submit(self, spec: JobSpec) -> JobState:
+        """Start the job ``spec`` asks for - unless the same job (same ``JobSpec.key``:
+        photo and options, same service base URL) is unfinished in the cache or running
+        here: then that job goes on (``JobState.resumed``), and no second avatar is made."""
+        key = spec.key()
+        record = self.cache.unfinished_job_for(key, self.service.base_url)
+        if record is not None:
+            running = self.jobs.get(str(record["id"]))
+            if running is not None and not running.stage.final:
+                return running
+            return self.resume(record)
         record = {"id": uuid.uuid4().hex[:12], "state": "active", "stage": "waiting",
-                  "spec": spec.to_record(), "created": time.time(), **self.service.record()}
-        self.cache.save_job(record)
-        return self._start(record)
+                  "spec": spec.to_record(), "key": key, "created": time.time(),
+                  **self.service.record()}
+        return self._start(record)  # saves it
 
     def resume(self, record: dict[str, Any]) -> JobState:
-        """Continue a job cut short by a crash or restart: poll, export, download."""
+        """Continue a job cut short by a crash or restart: poll, export, download (a
+        record whose creation may have been sent looks its avatar up first)."""
         record = dict(record)
         record["state"] = "active"
-        return self._start(record)
+        state = self._start(record)
+        state.resumed = True
+        return state
 
     def import_existing(self, avatar_code: str, spec: JobSpec, *, player: str | None = None,
                         export_code: str | None = None) -> JobState:
@@ -178,6 +196,8 @@ class JobEngine:
     def _start(self, record: dict[str, Any]) -> JobState:
         if self._closed:
             raise RuntimeError("the job engine is shut down")
+        record[OWNER_KEY] = owner_mark()  # other processes leave it alone while we run
+        self.cache.save_job(record)
         spec = JobSpec.from_record(record.get("spec") or {})
         state = JobState(id=record["id"], spec=spec, service=self.service.name,
                          avatar_code=record.get("avatar_code", ""),
@@ -250,11 +270,14 @@ class JobEngine:
         state.enter(stage, at)
         record = self.cache.load_job(state.id)
         if record is not None:
-            resumable = stage == Stage.FAILED and state.avatar_code and \
-                record.get("resumable", False)
+            # a job whose avatar exists, or may exist (its creation tag was sent), is kept
+            known = bool(state.avatar_code or record.get("avatar_code")
+                         or record.get("creation_tag") or record.get("pending_avatar"))
+            resumable = stage == Stage.FAILED and known and record.get("resumable", False)
             record["state"] = "active" if resumable else stage.value
             record["stage"] = stage.value
             record["error"] = state.error
+            record.pop(OWNER_KEY, None)
             self.cache.save_job(record)
 
     # -- worker thread ----------------------------------------------------------------
@@ -293,7 +316,8 @@ class JobEngine:
 
         def fetch_one(url: str, dest: Path, stop: threading.Event) -> int:
             try:
-                return self.service.download(url, dest, cancel=stop)
+                return self.service.download(url, dest, cancel=stop,
+                                             max_bytes=self.options.max_static_bytes)
             except Cancelled:
                 raise
             except AvatarImporterError as exc:  # name the texture; keep the error's kind

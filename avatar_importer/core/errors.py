@@ -13,6 +13,10 @@ class AvatarImporterError(Exception):
 
     #: short machine-readable kind, used in reports
     kind = "error"
+    #: True when a request that creates something (a POST) may have been carried out by
+    #: the service although no good answer came back (500, 502, 504, read timeout, reset
+    #: after sending): the caller must look before creating again (see core/once.py)
+    in_doubt = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .avatarsdk import AvatarSdkClient, Export
+from .avatarsdk import Avatar, AvatarSdkClient, Export
 from .errors import InputError, NotFoundError, RemoteJobFailed
+from .once import create_once, creation_tag
 from .photo import check_photo
 from .service import ClientBacked, ExportPlan, JobContext, RemoteAvatar
 from .stages import Stage
@@ -35,15 +36,26 @@ class MetaPersonService(ClientBacked):
         check_photo(spec.photo)  # a bad photo costs no sign-in and no request
         ctx.stage(Stage.AUTHENTICATE)
         self.client.header(cancel=ctx.cancel)  # a throttled sign-in stays cancellable
-        player = self.client.ensure_player(cancel=ctx.cancel)
-        ctx.remember(player=player)
+        player = str(ctx.record.get("player") or "") or \
+            self.client.ensure_player(cancel=ctx.cancel)
+        tag, look_first = creation_tag(ctx.record)
+        ctx.remember(player=player, creation_tag=tag)  # saved before the POST
         ctx.stage(Stage.UPLOAD)
-        avatar = self.client.create_avatar(
-            spec.photo, name=spec.name, subtype=spec.subtype, pipeline=spec.pipeline,
-            parameters=spec.parameters, export_parameters=spec.export_parameters,
-            cancel=ctx.cancel)
+
+        def post() -> Avatar:
+            assert spec.photo is not None
+            return self.client.create_avatar(
+                spec.photo, name=spec.name, subtype=spec.subtype, pipeline=spec.pipeline,
+                parameters=spec.parameters, export_parameters=spec.export_parameters,
+                description=tag, cancel=ctx.cancel, player=player)
+
+        def find() -> Avatar | None:
+            return self.client.find_avatar_by_tag(tag, player=player, cancel=ctx.cancel)
+
+        avatar = create_once(post, find, retry=self.client.transport.retry,
+                             wait=ctx.sleep, look_first=look_first)
         ctx.remember(avatar_code=avatar.code)
-        ctx.notes["fresh_upload"] = True  # the answer already said "Uploading"
+        ctx.notes["fresh_upload"] = avatar.status == "Uploading"  # the answer said so
 
     def wait_computed(self, ctx: JobContext) -> None:
         code = ctx.record["avatar_code"]

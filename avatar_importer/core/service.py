@@ -3,7 +3,9 @@
 A service turns a job into remote work in three steps, each run on a worker thread with a
 :class:`JobContext` (progress, cancel, remembering remote identifiers for resume):
 
-1. ``create(ctx)``: sign in and upload; must call ``ctx.remember(avatar_code=...)``.
+1. ``create(ctx)``: sign in and upload, exactly once (core/once.py: a creation tag saved
+   in the record before the POST, a lookup before any second POST); must call
+   ``ctx.remember(avatar_code=...)``.
 2. ``wait_computed(ctx)``: poll until the avatar is computed (posting progress).
 3. ``wait_export(ctx)``: make sure an export is ready; must call
    ``ctx.remember(export_code=...)``; returns an :class:`ExportPlan`.

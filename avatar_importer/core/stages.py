@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -76,6 +78,18 @@ class JobSpec:
     #: service-specific inputs that are not secrets (e.g. Avaturn's side photos, body type)
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def key(self) -> str:
+        """What makes two requests the same job: a hash of the resolved photo path, the
+        subtype, pipeline, parameters, export parameters and the service extras (the name
+        is a label, not part of it). The engine resumes an unfinished job with the same key
+        instead of creating (and paying for) a second avatar."""
+        photo = str(Path(self.photo).expanduser().resolve()) if self.photo else None
+        doc = {"photo": photo, "subtype": self.subtype, "pipeline": self.pipeline,
+               "parameters": self.parameters, "export_parameters": self.export_parameters,
+               "extra": self.extra}
+        text = json.dumps(doc, sort_keys=True, default=str, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
     def to_record(self) -> dict[str, Any]:
         return {
             "photo": str(self.photo) if self.photo else None,
@@ -126,6 +140,9 @@ class JobState:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     stage_started: float = field(default_factory=time.monotonic)
     result: Any = None
+    #: True when this continues a job record left unfinished (a crash, a cut network, or
+    #: the same photo asked for again) instead of starting a new creation
+    resumed: bool = False
 
     @property
     def elapsed(self) -> float:
@@ -140,6 +157,14 @@ class JobState:
         self.stage_started = at
         if stage.final:
             self.finished = at
+
+    def resumed_text(self) -> str:
+        """What to say when a submitted photo resumed its unfinished job (``resumed``)
+        instead of paying for a second avatar."""
+        avatar = f"avatar {self.avatar_code}" if self.avatar_code else \
+            "avatar not known yet: looked up by its creation tag before any new upload"
+        return (f"resuming unfinished job for {self.spec.photo} ({avatar}) instead of "
+                "creating a new one")
 
     def status_line(self) -> str:
         text = self.stage.text

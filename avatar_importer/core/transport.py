@@ -10,11 +10,18 @@ Retry policy (one place, documented here):
   short): capped exponential backoff with jitter, ``base * 2**n`` capped at ``cap``, each
   wait scaled by a random factor in ``[1 - jitter, 1]``; up to ``max_attempts`` tries, then
   :class:`ServerError` / :class:`NetworkError`. Non-idempotent requests (POST) are retried
-  only where the server cannot have acted: connection refused, 429, 502, 503, 504 -
-  never after a 500 or a read timeout, which could create a second paid avatar.
+  here only where the server cannot have acted: connection refused (or a connect
+  timeout), 429, and 503 with ``Retry-After``. Every other failure of a POST (500, 502,
+  503 without ``Retry-After``, 504, a read timeout, a reset or a broken body after the
+  request was sent, an unreadable 2xx answer) raises at once with ``in_doubt = True``: the
+  service may have acted (a gateway's 504 often comes after the avatar was created), so
+  the caller looks for what it asked to create before asking again
+  (:func:`~.once.create_once`), never the transport.
 * A ``2xx`` answer that is not the JSON it should be (malformed, an HTML page from a proxy
   or a Wi-Fi sign-in page) is asked for again like a ``5xx`` when the request is
-  idempotent (:meth:`Transport.json`), then is a :class:`ProtocolError`.
+  idempotent (:meth:`Transport.json`), then is a :class:`ProtocolError`; an HTML page is
+  named as such, with the host that sent it ("an HTML page came instead of the service's
+  answer (a proxy or a Wi-Fi sign-in page in the way?)").
 * ``401``: the token provider renews the token once and the request is sent again; a
   second 401 is an :class:`AuthenticationError`.
 * Anything else ``>= 400``: a typed :class:`ApiError` subclass carrying the server's
@@ -63,6 +70,7 @@ from .cache import partial_path
 from .errors import (
     ApiError,
     AuthenticationError,
+    AvatarImporterError,
     BadRequestError,
     Cancelled,
     ConfigError,
@@ -81,7 +89,8 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 #: the body of an answer broke off while ``requests`` read it (non-streamed requests)
 _BODY_ERRORS = (requests.exceptions.ChunkedEncodingError,
                 requests.exceptions.ContentDecodingError)
-SAFE_POST_RETRY_STATUSES = frozenset({502, 503, 504})
+#: a POST answered 503 *with* Retry-After was refused before the service acted: retried
+SAFE_POST_RETRY_STATUSES = frozenset({503})
 CHUNK = 64 * 1024  # largest piece read at once; pieces come as they arrive (_body_pieces)
 
 
@@ -202,8 +211,10 @@ def server_detail(resp: requests.Response) -> str:
     except ValueError:
         text = " ".join((resp.text or "").split())
         if text.lower().startswith(("<!doctype", "<html")):
-            return (f"an HTML page instead of JSON (HTTP {resp.status_code}): a proxy or a "
-                    "Wi-Fi sign-in page may be in the way")
+            if resp.status_code >= 500:
+                return f"a gateway's or proxy's HTML error page (HTTP {resp.status_code})"
+            return (f"an HTML page came instead of the service's answer (HTTP "
+                    f"{resp.status_code}; a proxy or a Wi-Fi sign-in page in the way?)")
         return text[:120] + ("..." if len(text) > 120 else "")
     if isinstance(body, dict):
         if "detail" in body:
@@ -243,6 +254,32 @@ _ERRORS: dict[int, tuple[type[ApiError], str]] = {
     422: (BadRequestError, "The service rejected the request's data"),
     429: (ThrottledError, "The service is throttling requests; try again later"),
 }
+
+
+def is_html(resp: requests.Response) -> bool:
+    """An HTML page (a proxy's, a Wi-Fi sign-in page's) rather than the service's answer."""
+    if "html" in resp.headers.get("Content-Type", "").lower():
+        return True
+    head = resp.content[:512].lstrip().lower()
+    return head.startswith((b"<!doctype", b"<html"))
+
+
+def unreadable_answer(resp: requests.Response) -> ProtocolError:
+    """The ProtocolError for a 2xx answer that is not the JSON expected: an HTML page is
+    named as such, with the host that sent it."""
+    host = urlsplit(resp.url).netloc
+    if is_html(resp):
+        text = (f"{host}: an HTML page came instead of the service's answer (a proxy or "
+                "a Wi-Fi sign-in page in the way?)")
+    else:
+        text = f"The service sent something that is not JSON: {server_detail(resp)}"
+    return ProtocolError(text, status=resp.status_code, url=_redact(resp.url))
+
+
+def _doubt(error: ApiError | NetworkError) -> ApiError | NetworkError:
+    """Mark an error of a creating request whose outcome is unknown (see module doc)."""
+    error.in_doubt = True
+    return error
 
 
 def error_for(resp: requests.Response) -> ApiError:
@@ -361,11 +398,15 @@ class Transport:
         stream: bool = False,
         ok: tuple[int, ...] = (),
         cancel: threading.Event | None = None,
+        repeatable: bool | None = None,
     ) -> requests.Response:
         """Send one logical request, applying the retry policy. Returns a 2xx response
-        (or one whose status is in ``ok``); raises a typed error otherwise."""
+        (or one whose status is in ``ok``); raises a typed error otherwise.
+        ``repeatable``: whether sending it twice is harmless (default: the method is
+        idempotent); a POST that creates nothing anyone pays for (a sign-in, a player, a
+        poll such as Avaturn's ``exports/new``) passes True to be retried like a GET."""
         url = self.url(path_or_url)
-        idempotent = method.upper() in IDEMPOTENT
+        idempotent = method.upper() in IDEMPOTENT if repeatable is None else repeatable
         attempt = throttled = 0
         renewed = False
         rejected: str | None = None
@@ -374,6 +415,10 @@ class Transport:
                 raise Cancelled()
             try:
                 sent = self._headers(url, headers, rejected, authorized, cancel)
+            except AvatarImporterError as exc:  # signing in failed: this request never left
+                exc.in_doubt = False
+                raise
+            try:
                 rejected = None
                 resp = self.session().request(
                     method, url, headers=sent, params=params, data=data, files=files,
@@ -383,13 +428,17 @@ class Transport:
             except requests.exceptions.ConnectionError as exc:
                 refused = isinstance(exc, requests.exceptions.ConnectTimeout) or _refused(exc)
                 attempt += 1
-                if (not idempotent and not refused) or attempt >= self.retry.max_attempts:
+                if not idempotent and not refused:
+                    raise _doubt(NetworkError(_network_message(url, exc))) from None
+                if attempt >= self.retry.max_attempts:
                     raise NetworkError(_network_message(url, exc)) from None
                 self._wait(self.retry.backoff(attempt - 1), cancel)
                 continue
             except (requests.exceptions.Timeout, *_BODY_ERRORS) as exc:
                 attempt += 1
-                if not idempotent or attempt >= self.retry.max_attempts:
+                if not idempotent:
+                    raise _doubt(NetworkError(_network_message(url, exc))) from None
+                if attempt >= self.retry.max_attempts:
                     raise NetworkError(_network_message(url, exc)) from None
                 self._wait(self.retry.backoff(attempt - 1), cancel)
                 continue
@@ -414,20 +463,30 @@ class Transport:
                 self._wait(delay if delay is not None else self.retry.backoff(throttled - 1),
                            cancel)
                 continue
-            retryable = RETRYABLE_STATUSES if idempotent else SAFE_POST_RETRY_STATUSES
-            if status in retryable:
+            if idempotent:
+                retryable = status in RETRYABLE_STATUSES
+            else:  # only a 503 that says when to come back is sure not to have acted
+                retryable = status in SAFE_POST_RETRY_STATUSES and \
+                    _retry_after(resp, self.retry.max_retry_after) is not None
+            if retryable:
                 attempt += 1
                 if attempt >= self.retry.max_attempts:
                     raise error_for(resp)
+                delay = _retry_after(resp, self.retry.max_retry_after)
                 resp.close()
-                self._wait(self.retry.backoff(attempt - 1), cancel)
+                self._wait(delay if delay is not None and not idempotent
+                           else self.retry.backoff(attempt - 1), cancel)
                 continue
-            raise error_for(resp)
+            error = error_for(resp)
+            if not idempotent and status >= 500:
+                _doubt(error)
+            raise error
 
     def json(self, method: str, path_or_url: str, **kwargs: Any) -> Any:
         """``request`` and decode the JSON answer. An answer that is not JSON is asked for
         again (idempotent methods only, within ``max_attempts``), then ProtocolError."""
-        idempotent = method.upper() in IDEMPOTENT
+        repeatable: bool | None = kwargs.get("repeatable")
+        idempotent = method.upper() in IDEMPOTENT if repeatable is None else repeatable
         cancel: threading.Event | None = kwargs.get("cancel")
         attempt = 0
         while True:
@@ -439,9 +498,8 @@ class Transport:
             except ValueError:
                 attempt += 1
                 if not idempotent or attempt >= self.retry.max_attempts:
-                    raise ProtocolError(
-                        f"The service sent something that is not JSON: {server_detail(resp)}",
-                        status=resp.status_code, url=_redact(resp.url)) from None
+                    error = unreadable_answer(resp)
+                    raise (_doubt(error) if not idempotent else error) from None
                 self._wait(self.retry.backoff(attempt - 1), cancel)
 
     # -- downloads --------------------------------------------------------------------
@@ -487,8 +545,9 @@ class Transport:
                             total = _content_total(resp)
                         if max_bytes is not None and total is not None and total > max_bytes:
                             raise ProtocolError(
-                                f"Download of {_short(url)} is {total} bytes, over the "
-                                f"{max_bytes}-byte limit", url=_short(url))
+                                f"{_short(url)} is announced as {size_text(total)}, over "
+                                f"the {size_text(max_bytes)} limit for one file; nothing "
+                                "was kept", url=_short(url))
                         try:
                             for chunk in _body_pieces(resp):
                                 if cancel is not None and cancel.is_set():
@@ -498,8 +557,10 @@ class Transport:
                                 self.bytes_received += len(chunk)
                                 if max_bytes is not None and done > max_bytes:
                                     raise ProtocolError(
-                                        f"Download of {_short(url)} exceeds the "
-                                        f"{max_bytes}-byte limit", url=_short(url))
+                                        f"{_short(url)} went past the "
+                                        f"{size_text(max_bytes)} limit for one file; the "
+                                        "download was stopped and nothing was kept",
+                                        url=_short(url))
                                 if progress is not None:
                                     progress(done, total)
                         except (requests.exceptions.ChunkedEncodingError,
@@ -561,6 +622,15 @@ def _body_pieces(resp: requests.Response) -> Iterator[bytes]:
         if not piece:
             return
         yield piece
+
+
+def size_text(n: int) -> str:
+    """``256 MiB``, ``8 GiB``, ``1.5 GiB``, ``900 bytes``: a size in words for messages."""
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= scale:
+            value = n / scale
+            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+    return f"{n} bytes"
 
 
 def _content_total(resp: requests.Response) -> int | None:

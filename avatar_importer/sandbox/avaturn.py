@@ -28,11 +28,19 @@ missing or wrong: ``401 {"detail": ...}``; validation errors ``422 {"detail": [{
   ``separate_static_host``), needs no token, takes the multipart fields ``image-frontal``,
   ``image-side-1``, ``image-side-2`` (JPEG/PNG), ``body-type`` (male|female), ``telephoto``
   (true|false), once -> ``{"status": "processing", "avatar_id"}``;
+* ``GET /api/v1/avatars/<aid>/customization`` -> ``{"assets": {"clothing": {"id"},
+  "hair_and_headwear": {"id", "color"}, "eyewear", "footwear"}, "body", "age",
+  "bone_scale", "skin_tone_correction"}`` (the last one set, else a default; ``409``
+  before the photos are uploaded); ``PUT`` the same shape -> ``202`` and the avatar
+  records it (``_Avatar.customization``); a wrong placement ``409``, an unknown asset id
+  ``410`` (known ids: :data:`ASSETS`);
 * ``POST /api/v1/exports/new?avatar_id=`` -> ``{"status": "pending", "url": null}`` until
   ``export_seconds`` after the avatar is ready (and after the first request), then
   ``{"status": "ready", "url": <static base>avaturn-exports/<random>/model.glb}``. The URL
   lives ``avaturn_url_seconds`` (then ``410``); asking again after that gives a new one; an
-  edit of the avatar starts a new pending export. A failed avatar: ``409``;
+  edit of the avatar starts a new pending export. A failed avatar: ``409``. An avatar
+  created from photos whose customization was never set (PUT) is refused with ``409``
+  (the API reference calls exporting it undefined; the sandbox makes skipping it visible);
 * ``DELETE /api/v1/users/<uid>/avatars/<aid>`` -> 204.
 
 The simulated browser (no token: it is a page for a browser):
@@ -117,6 +125,7 @@ class _Avatar:
     started: float | None  # monotonic start of the computation; None: photos not uploaded
     version: int = 0
     upload_token: str | None = None
+    customization: dict[str, Any] | None = None  # as last PUT (None: never set)
 
 
 @dataclass
@@ -345,6 +354,51 @@ def _avatars_new(h: Handler, state: AvaturnState) -> None:
                        "upload_url": f"{h._static_base()}avaturn-upload/{token}/"})
 
 
+#: the assets the sandbox knows (PUT of another id: 410, as the API's unknown asset)
+ASSETS = {"clothing": {"look_0", "look_1"}, "hair_and_headwear": {"hair_0", "hair_1"},
+          "eyewear": {"glasses_0"}, "footwear": {"shoes_0", "shoes_1"}}
+
+
+def _default_customization(avatar: _Avatar) -> dict[str, Any]:
+    return {"assets": {"clothing": {"id": "look_0"},
+                       "hair_and_headwear": {"id": "hair_0", "color": "#2b1d14"},
+                       "eyewear": None, "footwear": {"id": "shoes_0"}},
+            "body": {"type": avatar.gender or "male"}, "age": "adult", "bone_scale": {},
+            "skin_tone_correction": 0}
+
+
+def _customization_get(h: Handler, state: AvaturnState, avatar_id: str) -> None:
+    _require_token(h)
+    with state.lock:
+        avatar = _avatar(state, avatar_id)
+        if avatar.started is None:
+            raise ApiError(409, "The avatar's photos were not uploaded yet")
+        doc = avatar.customization or _default_customization(avatar)
+    h._send_json(200, doc)
+
+
+def _customization_put(h: Handler, state: AvaturnState, avatar_id: str) -> None:
+    _require_token(h)
+    doc = _json_body(h)
+    assets = doc.get("assets")
+    if not isinstance(assets, dict):
+        raise _missing("body", "assets")
+    for place, asset in assets.items():
+        if asset is None:
+            continue
+        if place not in ASSETS or not isinstance(asset, dict) or \
+                not isinstance(asset.get("id"), str):
+            raise ApiError(409, f"Asset placement {place!r} is wrong")
+        if asset["id"] not in ASSETS[place]:
+            raise ApiError(410, f"Unknown asset {asset['id']!r}")
+    with state.lock:
+        avatar = _avatar(state, avatar_id)
+        if avatar.started is None:
+            raise ApiError(409, "The avatar's photos were not uploaded yet")
+        avatar.customization = doc
+    h._send_json(202, {"status": "accepted"})
+
+
 def _exports_new(h: Handler, state: AvaturnState) -> None:
     _require_token(h)
     values = h._query.get("avatar_id")
@@ -356,6 +410,10 @@ def _exports_new(h: Handler, state: AvaturnState) -> None:
         status, _ = _status(sb, avatar, now)
         if status == "failed":
             raise ApiError(409, "The avatar's computation failed; it cannot be exported")
+        if avatar.source == "photos" and avatar.customization is None:
+            raise ApiError(409, "The avatar was created from photos and has no "
+                           "customization: read it (GET avatars/<id>/customization) and "
+                           "set it (PUT) before exporting")
         export = state.exports.get(avatar.id)
         if export is None or export.version != avatar.version:
             export = state.exports[avatar.id] = _Export(avatar.version, now)
@@ -522,6 +580,8 @@ _API_ROUTES = routes([
     ("GET", rf"^/api/v1/users/{_HEX}/avatars$", _avatars_list),
     ("DELETE", rf"^/api/v1/users/{_HEX}/avatars/{_HEX}$", _avatar_delete),
     ("POST", r"^/api/v1/avatars/new$", _avatars_new),
+    ("GET", rf"^/api/v1/avatars/{_HEX}/customization$", _customization_get),
+    ("PUT", rf"^/api/v1/avatars/{_HEX}/customization$", _customization_put),
     ("POST", r"^/api/v1/exports/new$", _exports_new),
     ("GET", rf"^/avaturn/session/{_HEX}/$", _session_page),
     ("POST", rf"^/avaturn/session/{_HEX}/finish/?$", _session_finish),

@@ -14,7 +14,8 @@ Request faults (every other request, static resources included):
     the next N requests get ``429 {"detail": ...}``; a ``Retry-After`` header (whole seconds,
     rounded up) is sent when ``retry_after`` is not null.
 ``error_next`` (int, 0) and ``error_status`` (int, 500)
-    the next N requests get ``error_status`` with ``{"detail": ...}`` (throttling fires first).
+    the next N requests get ``error_status`` with ``{"detail": ...}`` (throttling fires first);
+    a ``503`` carries ``Retry-After`` when ``retry_after`` is not null.
 ``error_path_prefix`` (str, "")
     every request fault and JSON-body fault in this section and the next only hits paths
     starting with this, e.g. ``"/avatars/"``. With ``error_next`` set high it makes a
@@ -35,6 +36,17 @@ JSON-body faults (successful JSON answers; ``/_sandbox/`` excepted):
 ``truncate_next_json`` (int, 0) / ``reset_next_json`` (int, 0)
     the next N JSON answers declare the full Content-Length but stop after half of the body
     and close the connection cleanly / reset it (TCP RST).
+
+Faults after the service acted (successful answers to ``POST``; ``error_path_prefix``
+applies; ``/_sandbox/`` excepted):
+
+``act_then_504_next`` (int, 0)
+    the next N successful POSTs are carried out (the avatar exists, the player is made...)
+    and then answered ``504`` with a gateway's HTML page instead of their JSON, as a proxy
+    that gave up waiting would.
+``act_then_reset_next`` (int, 0)
+    the next N successful POSTs are carried out and then the connection is reset (TCP RST)
+    before any byte of the answer is sent.
 
 Token fault:
 
@@ -64,6 +76,10 @@ Download faults (file downloads: export archives, static resources, thumbnails):
 ``stall_next_downloads`` (int, 0)
     the next N downloads send ``truncate_at_bytes`` bytes of the body, then go silent for
     ``stall_seconds`` and close: a read timeout in the middle of the body.
+
+``endless_next_downloads`` (int, 0) and ``endless_announce_bytes`` (int or null, 8 GiB)
+    the next N downloads announce ``Content-Length: endless_announce_bytes`` (none when null:
+    the body ends when the connection closes) and send zeros until the client goes away.
 
 Test helpers on :class:`~.server.Sandbox` (Python only): ``delete_avatar(code)`` removes an
 avatar as if its owner deleted it (later calls about it answer 404).
@@ -95,6 +111,11 @@ _STATUS_DETAIL = {
 HTML_PAGE = (b"<!DOCTYPE html>\n<html><head><title>Sign in to the Wi-Fi</title></head>"
              b"<body><h1>Welcome</h1><p>Accept the terms to continue browsing.</p>"
              b"</body></html>\n")
+
+
+GATEWAY_TIMEOUT_PAGE = (b"<!DOCTYPE html>\n<html><head><title>504 Gateway Time-out</title>"
+                        b"</head><body><center><h1>504 Gateway Time-out</h1></center><hr>"
+                        b"<center>gateway</center></body></html>\n")
 
 
 @dataclass(frozen=True)
@@ -143,6 +164,10 @@ class Faults:
     truncate_at_bytes: int = 1024
     reset_next_downloads: int = 0
     stall_next_downloads: int = 0
+    act_then_504_next: int = 0
+    act_then_reset_next: int = 0
+    endless_next_downloads: int = 0
+    endless_announce_bytes: int | None = 8 * 1024**3
     #: bumped by expire_tokens(); tokens issued under an older epoch are invalid
     token_epoch: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -188,7 +213,8 @@ class Faults:
 
     def _check(self, name: str, value: Any) -> Any:
         default = getattr(Faults(), name)
-        optional = name in ("retry_after", "download_bytes_per_second")
+        optional = name in ("retry_after", "download_bytes_per_second",
+                            "endless_announce_bytes")
         if value is None and optional:
             return None
         if isinstance(default, bool) or name == "export_stuck":
@@ -262,11 +288,38 @@ class Faults:
             if self.error_next > 0:
                 self.error_next -= 1
                 detail = _STATUS_DETAIL.get(self.error_status, "Sandbox: injected server error.")
-                return RequestFault(self.error_status, detail, {})
+                headers = {}
+                if self.error_status == 503 and self.retry_after is not None:
+                    headers["Retry-After"] = str(max(0, math.ceil(self.retry_after)))
+                return RequestFault(self.error_status, detail, headers)
             if self.html_next > 0:
                 self.html_next -= 1
                 return RequestFault(self.html_status, "", {}, html=True)
         return None
+
+    def take_after_action(self, method: str, path: str) -> str | None:
+        """``"504"`` or ``"reset"``: what replaces the answer of a POST that was carried out."""
+        if method != "POST":
+            return None
+        with self._lock:
+            if not self._hits(path):
+                return None
+            if self.act_then_504_next > 0:
+                self.act_then_504_next -= 1
+                return "504"
+            if self.act_then_reset_next > 0:
+                self.act_then_reset_next -= 1
+                return "reset"
+        return None
+
+    def take_endless(self, path: str) -> tuple[bool, int | None]:
+        """(endless?, announced length or None): a download that never ends."""
+        with self._lock:
+            if self.endless_next_downloads > 0 and path.startswith(self.download_path_prefix) \
+                    and not path.startswith(_CONTROL_PREFIX):
+                self.endless_next_downloads -= 1
+                return True, self.endless_announce_bytes
+        return False, None
 
     def take_avatar_outcome(self) -> str:
         """The final status of an avatar being created now: ``Completed`` or a failure."""

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .avaturn import dispatch as avaturn_dispatch
 from .errors import ApiError
-from .faults import HTML_PAGE
+from .faults import GATEWAY_TIMEOUT_PAGE, HTML_PAGE
 from .metaperson import dispatch as metaperson_dispatch
 
 if TYPE_CHECKING:
@@ -140,6 +140,16 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send_json(self, status: int, doc: Any, headers: dict[str, str] | None = None) -> None:
         body = json.dumps(doc, indent=2).encode("utf-8") if status != 204 else b""
+        after = self.sandbox.faults.take_after_action(self._method, self._path) \
+            if status < 400 else None
+        if after == "504":  # the service acted; a gateway gave up waiting for its answer
+            self._send_body(504, GATEWAY_TIMEOUT_PAGE, "text/html")
+            return
+        if after == "reset":
+            self._status = 0  # nothing was answered: logged as such
+            self.close_connection = True
+            self._reset_connection()
+            return
         fault = self.sandbox.faults.take_json_fault(self._path) \
             if status < 400 and body else None
         if fault == "malformed":
@@ -170,6 +180,10 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _send_file(self, data: bytes, content_type: str, filename: str) -> None:
+        endless, announced = self.sandbox.faults.take_endless(self._path)
+        if endless:
+            self._send_endless(content_type, announced)
+            return
         total = len(data)
         start, end, status = 0, total - 1, 200
         extra: dict[str, str] = {}
@@ -214,6 +228,26 @@ class Handler(BaseHTTPRequestHandler):
                 time.sleep(plan.stall)
             if plan.reset:
                 self._reset_connection()
+
+    def _send_endless(self, content_type: str, announced: int | None) -> None:
+        """Zeros until the client goes away (fault ``endless_next_downloads``)."""
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        if announced is not None:
+            self.send_header("Content-Length", str(announced))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        if self._method == "HEAD":
+            return
+        piece = bytes(64 * 1024)
+        sent = 0
+        try:
+            while announced is None or sent < announced:
+                self.wfile.write(piece)
+                sent += len(piece)
+        except OSError:  # the client stopped reading and closed: what it should do
+            return
 
     def _reset_connection(self) -> None:
         """Drop the connection with a TCP RST (no FIN): an abrupt reset seen by the client."""

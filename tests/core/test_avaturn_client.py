@@ -201,7 +201,11 @@ def test_create_from_photos(sandbox: Sandbox, photos: list[Path], tmp_path: Path
                                         telephoto=True)
     assert created.upload_url.startswith(sandbox.static_base_url)
     avatar = wait_ready(client, created.avatar_id)
-    assert avatar.gender == "female"
+    assert avatar.gender == "female" and avatar.source == "photos"
+    with pytest.raises(ApiError, match="no customization") as refused:
+        client.request_export(created.avatar_id)  # the sandbox refuses to skip it
+    assert refused.value.status == 409
+    client.settle_customization(created.avatar_id)
     url = ready_export(client, created.avatar_id).url
     assert url is not None
     client.download(url, tmp_path / "photo.glb")

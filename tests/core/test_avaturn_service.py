@@ -180,13 +180,29 @@ def test_wrong_token_fails_the_job_clearly(sandbox: Sandbox, cache: Cache,
 
 def test_upload_failure_removes_the_empty_avatar(sandbox: Sandbox, service: AvaturnService,
                                                  cache: Cache, photos: list[Path]) -> None:
+    """A refused upload (the service did not take the photos) leaves no empty avatar."""
+    sandbox.faults.update({"error_next": 1, "error_status": 400,
+                           "error_path_prefix": "/avaturn-upload/"})
+    engine = engine_for(service, cache)
+    job = engine.submit(photo_spec(photos))
+    run(engine, job)
+    assert job.stage == Stage.FAILED and job.error_kind == "bad_request"
+    assert service.list_avatars() == ([], False)
+
+
+def test_upload_500_is_checked_then_sent_again(sandbox: Sandbox, service: AvaturnService,
+                                               cache: Cache, photos: list[Path]) -> None:
+    """A 500 on the upload leaves doubt: the list shows the avatar still waiting for its
+    photos, so they are sent again; one avatar, computed once."""
     sandbox.faults.update({"error_next": 1, "error_status": 500,
                            "error_path_prefix": "/avaturn-upload/"})
     engine = engine_for(service, cache)
     job = engine.submit(photo_spec(photos))
     run(engine, job)
-    assert job.stage == Stage.FAILED and job.error_kind == "server_error"
-    assert service.list_avatars() == ([], False)
+    uploads = [r.status for r in settled_log(sandbox) if r.path.startswith("/avaturn-upload/")]
+    assert job.stage == Stage.DONE, job.error
+    assert uploads == [500, 200] and [a.code for a in service.list_avatars()[0]] == \
+        [job.avatar_code]
 
 
 # --- browsing and sessions ---------------------------------------------------------------

@@ -126,7 +126,8 @@ def test_5xx_burst_on_get_is_retried(fault, sandbox, status, row_id):
 
 def test_500_on_avatar_creation_is_not_repeated(fault, sandbox, photo):
     row = fault.row("T06", "500 on POST /avatars/ (may have acted)",
-                    "ServerError at once, exactly 1 POST: never a second paid avatar")
+                    "ServerError marked in doubt at once, exactly 1 POST: the transport "
+                    "never posts again (the job looks the avatar up first: R40-R43)")
     c = client(sandbox)
     c.ensure_player()
     sandbox.faults.update({"error_next": 1, "error_status": 500,
@@ -137,15 +138,15 @@ def test_500_on_avatar_creation_is_not_repeated(fault, sandbox, photo):
                         export_parameters=default_export_parameters())
     posts = [r for r in since(sandbox, start, "/avatars/") if r.method == "POST"]
     row.saw(f"{type(err.value).__name__}: {short(err.value.message)}; {len(posts)} POST")
-    assert len(posts) == 1 and "HTTP 500" in err.value.message
+    assert len(posts) == 1 and "HTTP 500" in err.value.message and err.value.in_doubt
 
 
 def test_503_on_avatar_creation_is_retried_once_safely(fault, sandbox, photo):
-    row = fault.row("T07", "503 on POST /avatars/ (server did not act)",
+    row = fault.row("T07", "503 with Retry-After on POST /avatars/ (server did not act)",
                     "retried; 2 POSTs, exactly 1 avatar exists")
     c = client(sandbox)
     c.ensure_player()
-    sandbox.faults.update({"error_next": 1, "error_status": 503,
+    sandbox.faults.update({"error_next": 1, "error_status": 503, "retry_after": 0,
                            "error_path_prefix": "/avatars/"})
     start = mark(sandbox)
     avatar = c.create_avatar(photo, name="x", subtype="female", parameters={},
