@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -167,12 +168,23 @@ def render_preview(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     scene = bpy.context.scene
-    with _preview_setup(_targets(objects), size, samples, hide):
-        bpy.ops.render.render(write_still=False)
-        result = bpy.data.images.get("Render Result")
-        if result is None:
-            raise RuntimeError("Blender produced no render result")
-        result.save_render(str(path), scene=scene)
+    # Blender reports a failed save on stdout without raising: write beside, then move
+    partial = path.with_name(f".{path.stem}.{os.getpid()}.partial.png")
+    try:
+        with _preview_setup(_targets(objects), size, samples, hide):
+            bpy.ops.render.render(write_still=False)
+            result = bpy.data.images.get("Render Result")
+            if result is None:
+                raise RuntimeError("Blender produced no render result")
+            result.save_render(str(partial), scene=scene)
+        if not partial.is_file():
+            raise RuntimeError(f"Blender could not write the preview next to {path}")
+        os.replace(partial, path)
+    except OSError as exc:
+        raise RuntimeError(f"Cannot write the preview {path}: {exc.strerror or exc}") from exc
+    finally:
+        with contextlib.suppress(OSError):
+            partial.unlink()
     return path
 
 

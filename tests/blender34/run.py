@@ -264,8 +264,8 @@ def test_batch_script_subprocess() -> None:
 def test_batch_script_bad_photo_exits_2() -> None:
     proc = run_batch_script("--service", "sandbox", "--photo", str(TMP / "missing.jpg"),
                             "--cache-dir", str(TMP / "sub-cache"))
-    assert proc.returncode == 2, f"exit code {proc.returncode}\n{proc.stdout[-2000:]}"
-    assert "does not exist" in proc.stdout, proc.stdout[-2000:]
+    assert proc.returncode == 2, f"exit code {proc.returncode}\n{proc.stderr[-2000:]}"
+    assert "does not exist" in proc.stderr, proc.stderr[-2000:]  # errors go to stderr
 
 
 # --- import quality (issue 5): material fix-ups per part, File > Import, renders ------------
