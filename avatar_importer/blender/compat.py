@@ -174,3 +174,17 @@ def material_surface(mat: Any) -> dict[str, Any]:
         "backface_culling": bool(mat.use_backface_culling),
         "see_through_back": bool(mat.show_transparent_back),
     }
+
+
+# --- Cycles denoising (preview render, issue 11) -------------------------------------------
+
+
+def cycles_cpu_denoiser() -> str | None:
+    """The Cycles denoiser that runs on the CPU in this build: ``"OPENIMAGEDENOISE"`` when
+    Cycles was built with it (the official 4.2+ wheels are; Debian's 3.4.1 is not), else
+    None."""
+    try:
+        import _cycles  # Cycles' own module: present whenever Cycles is
+    except ImportError:
+        return None
+    return "OPENIMAGEDENOISE" if getattr(_cycles, "with_openimagedenoise", False) else None
