@@ -258,3 +258,37 @@ def test_make_portable_name_clash(tmp_path: Path, make_png: Callable[..., bytes]
     assert sorted(done.copied) == sorted([first.name, second.name])
     assert done.missing == [gone.name]
     assert {first.filepath, second.filepath} == {"//textures/skin.png", "//textures/skin_2.png"}
+
+
+@pytest.mark.skipif(not SAMPLE_FILES, reason="the shared MetaPerson samples are not here")
+def test_missing_textures_used_and_unused_named_apart(
+        addon: None, capfd: pytest.CaptureFixture[str]) -> None:
+    result = run_import(SAMPLES / OUTFIT)
+    said = capfd.readouterr()
+    used = ["ARPI_Color_1K.jpg", "ARPI_Normal_1K.jpg"]  # what the outfit's material draws
+    unused = sorted(set(OUTFIT_TEXTURES) - set(used))  # masks, Unity metallic-smoothness
+    assert result.unused_missing_images == unused
+    warnings = [text for level, text in file_import.last_messages() if level == "WARNING"]
+    assert len(warnings) == 2, warnings
+    assert "2 texture(s) the materials use are missing" in warnings[0]
+    assert all(name in warnings[0] for name in used)
+    assert not any(name in warnings[0] for name in unused)
+    assert "3 more file(s)" in warnings[1] and "no material uses them" in warnings[1]
+    assert all(name in warnings[1] for name in unused)
+    # the glTF importer's own console lines name where the file was expected (the user's
+    # folder), never the temporary staging folder that is gone after the import
+    console = [ln for ln in (said.out + said.err).splitlines()
+               if "ARPI_" in ln and ("Cannot read" in ln or "Missing image" in ln)]
+    assert console, said.out + said.err  # the importer does say something
+    assert all(str(SAMPLES / "ARPI_") in ln for ln in console), console
+    assert "avatar_import_" not in said.out + said.err
+
+
+@pytest.mark.skipif(not SAMPLE_FILES, reason="the shared MetaPerson samples are not here")
+def test_untextured_eyelashes_say_what_is_drawn(addon: None) -> None:
+    result = run_import(SAMPLES / "body_lod2_male_template.glb")
+    lashes = bpy.data.materials["AvatarEyelashes"]
+    principled = next(n for n in lashes.node_tree.nodes if n.type == "BSDF_PRINCIPLED")
+    assert principled.inputs["Alpha"].default_value == 0  # the template's base colour
+    assert result.warnings == ["AvatarEyelashes: the export has no eyelash texture: "
+                               "eyelashes are invisible (base colour alpha 0)"]
