@@ -11,6 +11,7 @@ import bpy
 from . import browse, browse_ops, catalogue, compat, operators, panel, prefs, props, runtime
 from .file_import import CLASSES as FILE_IMPORT_CLASSES
 from .file_import import register_menus, unregister_menus
+from .report_ops import CLASSES as REPORT_CLASSES
 
 CLASSES: tuple[type, ...] = (
     prefs.AVATAR_IMPORTER_AP_preferences,
@@ -19,6 +20,7 @@ CLASSES: tuple[type, ...] = (
     *browse_ops.CLASSES,
     *panel.CLASSES,
     *FILE_IMPORT_CLASSES,
+    *REPORT_CLASSES,
 )
 
 
