@@ -16,9 +16,10 @@ from .report import import_report, report_lines
 
 __all__ = ["SUMMARY_WIDTH", "full_report_lines", "summary_rows"]
 
-#: characters that fit a label with an icon in the 3D viewport's sidebar at its default
-#: width and UI scale 1
-SUMMARY_WIDTH = 28
+#: characters per summary row: a label with an icon inside the job's box at the sidebar's
+#: default width shows about 128 px of text (Blender 3.4 screenshot: a 24-character row
+#: was cut), i.e. 22 characters of ordinary text at UI scale 1
+SUMMARY_WIDTH = 22
 
 _BOUNCES = re.compile(r"transparent bounces raised \d+ -> (\d+)")
 _SCALED = re.compile(r"^scaled x([0-9.eE+-]+)")
@@ -28,55 +29,63 @@ def _plural(n: int, word: str, plural: str = "") -> str:
     return f"{n} {word}" if n == 1 else f"{n} {plural or word + 's'}"
 
 
+def _first_fitting(*texts: str) -> str:
+    """The first text that fits a row (the last one, cut, when none does)."""
+    for text in texts:
+        if len(text) <= SUMMARY_WIDTH:
+            return text
+    return texts[-1][:SUMMARY_WIDTH - 1] + "…"
+
+
 def summary_rows(result: Any) -> list[tuple[str, str]]:
-    """(icon, text) rows summarising an import (``ImportResult`` or its dict): images,
-    missing files, materials, meshes and bones, shape keys, warnings, scene changes.
-    Every text is at most ``SUMMARY_WIDTH`` characters."""
+    """(icon, text) rows summarising an import (``ImportResult`` or its dict): warnings,
+    images, missing files, materials, meshes and bones, shape keys, scene changes. Every
+    text is at most ``SUMMARY_WIDTH`` characters; names and details are in
+    ``full_report_lines``."""
     rep = import_report(result)
     if rep["collection"] is None:
         return []
     rows: list[tuple[str, str]] = []
     if rep["warnings"]:
-        rows.append(("ERROR", _plural(len(rep["warnings"]), "warning") + " (see report)"))
+        rows.append(("ERROR", _plural(len(rep["warnings"]), "warning")))
     images = rep["images"]
     resolved = sum(1 for i in images if i.get("resolved"))
     rows.append(("IMAGE_DATA" if resolved == len(images) else "ERROR",
-                 f"{resolved}/{len(images)} images"))
+                 _first_fitting(f"{resolved}/{len(images)} images")))
     unused = set(rep["unused_missing_images"])
     used_missing = [m for m in rep["missing_images"] if m not in unused]
     if used_missing:
-        rows.append(("ERROR", f"{len(used_missing)} missing: drawn pink"))
+        rows.append(("ERROR", _first_fitting(f"{len(used_missing)} missing: drawn pink",
+                                             f"{len(used_missing)} missing")))
     if unused:
-        rows.append(("INFO", f"{len(unused)} unused files missing"))
+        rows.append(("INFO", _first_fitting(f"{len(unused)} missing, not used",
+                                            f"{len(unused)} unused missing")))
     mats = rep["materials"]
     adjusted = sum(1 for m in mats if m.get("changes"))
-    rows.append(("MATERIAL", f"{adjusted}/{len(mats)} materials adjusted"))
-    meshes = len(rep["shape_keys"])
-    rows.append(("ARMATURE_DATA", f"{_plural(meshes, 'mesh', 'meshes')}, "
-                 f"{_plural(int(rep['bone_count'] or 0), 'bone')}"))
+    rows.append(("MATERIAL", _first_fitting(f"{adjusted}/{len(mats)} materials fixed",
+                                            f"{adjusted}/{len(mats)} materials")))
+    meshes = _plural(len(rep["shape_keys"]), "mesh", "meshes")
+    bones = _plural(int(rep["bone_count"] or 0), "bone")
+    rows.append(("ARMATURE_DATA", _first_fitting(f"{meshes}, {bones}", bones)))
     keys = [n for n in rep["shape_keys"].values() if n]
     if keys:
-        rows.append(("SHAPEKEY_DATA", f"{max(keys)} shape keys"
-                     + (f" ({len(keys)} meshes)" if len(keys) > 1 else "")))
+        rows.append(("SHAPEKEY_DATA", _first_fitting(f"{max(keys)} shape keys")))
     other = 0
     for change in rep["scene_changes"]:
         bounces = _BOUNCES.search(change)
         scaled = _SCALED.search(change)
-        if bounces:
-            rows.append(("STRANDS", f"Hair: transparent bounces {bounces.group(1)}"))
+        if bounces:  # the hair icon says why
+            rows.append(("STRANDS", _first_fitting(f"Transp. bounces: {bounces.group(1)}")))
         elif change.startswith("placed at the 3D cursor"):
-            rows.append(("PIVOT_CURSOR", "Placed at the 3D cursor"))
+            rows.append(("PIVOT_CURSOR", "At the 3D cursor"))
         elif scaled:
-            rows.append(("FULLSCREEN_ENTER", f"Scaled x{scaled.group(1)} (metres)"))
+            rows.append(("FULLSCREEN_ENTER", _first_fitting(
+                f"Scaled x{scaled.group(1)} (metres)", f"Scaled x{scaled.group(1)}")))
         elif not change.startswith("armature "):  # renamed after the avatar: expected
             other += 1
     if other:
-        rows.append(("SCENE_DATA", _plural(other, "scene change") + " (see report)"))
-    return [(icon, _fit(text)) for icon, text in rows]
-
-
-def _fit(text: str) -> str:
-    return text if len(text) <= SUMMARY_WIDTH else text[:SUMMARY_WIDTH - 1] + "…"
+        rows.append(("SCENE_DATA", _plural(other, "more scene change")))
+    return rows
 
 
 def full_report_lines(result: Any, title: str = "") -> list[str]:
