@@ -9,8 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import bpy
-import numpy as np
-from avatar_samples import read_pixels, write_sandbox_avatar
+from avatar_samples import speckles, write_sandbox_avatar
 
 from avatar_importer.blender import compat
 from avatar_importer.blender.importer import import_avatar_glb
@@ -18,19 +17,6 @@ from avatar_importer.blender.render import render_preview
 
 EYE_SIZE = (240, 120)
 PREVIEW_SAMPLES = 8  # render_preview's default, what --render and the demo use
-#: a speckle: brighter than the median of its 8 neighbours by this much (0..1)
-SPECKLE_STEP = 0.12
-
-
-def speckles(path: Path) -> int:
-    """Pixels much brighter than all around them (the sparkle a viewer notices)."""
-    width, height, pixels = read_pixels(path)
-    grey = np.asarray(pixels, dtype=float).max(axis=1).reshape(height, width)
-    core = grey[1:-1, 1:-1]
-    around = np.stack([grey[1 + dy:height - 1 + dy, 1 + dx:width - 1 + dx]
-                       for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx])
-    return int(np.count_nonzero(core - np.median(around, axis=0) > SPECKLE_STEP))
-
 
 def test_preview_eyes_have_no_speckles(tmp_path: Path) -> None:
     import_avatar_glb(write_sandbox_avatar(tmp_path / "sandbox"), name="Eyes")
