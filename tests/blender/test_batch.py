@@ -138,8 +138,11 @@ def _ours(text: str) -> list[str]:
     return [ln for ln in text.splitlines() if ln.startswith("[avatar_importer ")]
 
 
-def test_progress_on_stdout_warnings_and_errors_on_stderr(tmp_path, photos, sandbox):
+def test_progress_on_stdout_warnings_and_errors_on_stderr(tmp_path, photos, sandbox, fault):
     # a preview that cannot be written (its path is a folder) is a warning, not a failure
+    row = fault.row("M01", "batch: progress, a warning (unwritable --render) and the result",
+                    "progress and 'ada: done' on stdout; 'warning: preview render failed' "
+                    "on stderr only; exit 0; report unchanged")
     report = tmp_path / "r.json"
     proc = run_batch("--service", "sandbox", "--base-url", sandbox.base_url,
                      "--photo", str(photos[0]), "--poll-interval", "0.2",
@@ -147,6 +150,8 @@ def test_progress_on_stdout_warnings_and_errors_on_stderr(tmp_path, photos, sand
                      "--render", str(tmp_path), tmp=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out, err = _ours(proc.stdout), _ours(proc.stderr)
+    row.saw(f"exit {proc.returncode}; stdout {len(out)} lines, last {out[-1:]}; "
+            f"stderr {err}")
     assert any("[ada] Computing the avatar" in ln for ln in out), proc.stdout
     assert out[-1].endswith("] ada: done"), out
     assert [ln for ln in err if "warning: preview render failed" in ln], proc.stderr
@@ -157,15 +162,18 @@ def test_progress_on_stdout_warnings_and_errors_on_stderr(tmp_path, photos, sand
     assert [a["status"] for a in body["avatars"]] == ["done"]
 
 
-def test_quiet_keeps_only_warnings_and_errors(tmp_path, photos, sandbox):
+def test_quiet_keeps_only_warnings_and_errors(tmp_path, photos, sandbox, fault):
+    row = fault.row("M02", "batch --quiet, wrong credentials",
+                    "nothing on stdout; one 'error: ada: failed: ...' line on stderr; exit 1")
     report = tmp_path / "r.json"
     proc = run_batch("--service", "sandbox", "--base-url", sandbox.base_url,
                      "--client-id", "sandbox", "--client-secret", "not-the-secret",
                      "--photo", str(photos[0]), "--quiet", "--report", str(report),
                      "--cache-dir", str(tmp_path / "cache"), tmp=tmp_path)
+    err = _ours(proc.stderr)
+    row.saw(f"exit {proc.returncode}; stdout {len(proc.stdout)} chars; stderr {err}")
     assert proc.returncode == 1
     assert _ours(proc.stdout) == [], proc.stdout
-    err = _ours(proc.stderr)
     assert len(err) == 1 and "error: ada: failed: " in err[0], proc.stderr
     assert "client ID and secret" in err[0]
     body = json.loads(report.read_text())  # the report is the same with or without --quiet
@@ -174,12 +182,17 @@ def test_quiet_keeps_only_warnings_and_errors(tmp_path, photos, sandbox):
 
 
 def test_quiet_success_prints_nothing_not_even_blenders_render_lines(tmp_path, photos,
-                                                                     sandbox):
+                                                                     sandbox, fault):
+    row = fault.row("M03", "batch --quiet with --render and --out, all well",
+                    "stdout empty (no progress, no Cycles 'Fra:' lines, no 'Saved'); "
+                    "nothing of ours on stderr; exit 0")
     render = tmp_path / "p.png"
     proc = run_batch("--service", "sandbox", "--base-url", sandbox.base_url, "-q",
                      "--photo", str(photos[0]), "--poll-interval", "0.2",
                      "--cache-dir", str(tmp_path / "cache"), "--render", str(render),
                      "--out", str(tmp_path / "o.blend"), tmp=tmp_path)
+    row.saw(f"exit {proc.returncode}; stdout {len(proc.stdout)} chars; "
+            f"ours on stderr {_ours(proc.stderr)}")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == ""  # no progress, no Cycles "Fra:1 ... Sample 8/8", no "Saved"
     assert _ours(proc.stderr) == [], proc.stderr

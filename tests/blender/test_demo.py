@@ -7,19 +7,25 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import bpy
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_demo_prints_a_summary_and_keeps_the_log(tmp_path: Path) -> None:
+def test_demo_prints_a_summary_and_keeps_the_log(tmp_path: Path, fault: Any) -> None:
+    row = fault.row("M08", "./scripts/demo.sh", "a few summary lines (what, where, how "
+                    "long); Cycles' progress lines only in demo.log")
     out = tmp_path / "demo out"
     env = dict(os.environ, AVATAR_DEMO_BPY=bpy.app.version_string.split()[0])
     proc = subprocess.run([str(ROOT / "scripts" / "demo.sh"), str(out)], cwd=tmp_path,
                           capture_output=True, text=True, timeout=600, env=env)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
+    log_lines = len((out / "demo.log").read_text().splitlines()) if out.is_dir() else 0
+    row.saw(f"exit {proc.returncode}; {len(lines)} lines on the terminal, {log_lines} in "
+            f"demo.log; last: {lines[-1:]}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     assert len(lines) <= 8, proc.stdout
     assert all(line.startswith("demo: ") for line in lines), proc.stdout
     assert any(line.startswith("demo: DemoAvatar: done;") and "19/19 textures" in line

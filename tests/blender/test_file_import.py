@@ -8,6 +8,7 @@ import shutil
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import addon_utils
 import bpy
@@ -262,9 +263,15 @@ def test_make_portable_name_clash(tmp_path: Path, make_png: Callable[..., bytes]
 
 @pytest.mark.skipif(not SAMPLE_FILES, reason="the shared MetaPerson samples are not here")
 def test_missing_textures_used_and_unused_named_apart(
-        addon: None, capfd: pytest.CaptureFixture[str]) -> None:
+        addon: None, capfd: pytest.CaptureFixture[str], fault: Any) -> None:
+    row = fault.row("M04", "File > Import of the outfit with 5 external textures absent",
+                    "warning names the 2 used (pink) apart from the 3 unused; no console "
+                    "line names the temporary import folder")
     result = run_import(SAMPLES / OUTFIT)
     said = capfd.readouterr()
+    temp_lines = [ln for ln in (said.out + said.err).splitlines() if "avatar_import_" in ln]
+    row.saw(f"warnings {[t[:60] for lv, t in file_import.last_messages() if lv == 'WARNING']}"
+            f"; temporary-folder lines {len(temp_lines)}")
     used = ["ARPI_Color_1K.jpg", "ARPI_Normal_1K.jpg"]  # what the outfit's material draws
     unused = sorted(set(OUTFIT_TEXTURES) - set(used))  # masks, Unity metallic-smoothness
     assert result.unused_missing_images == unused
@@ -285,8 +292,11 @@ def test_missing_textures_used_and_unused_named_apart(
 
 
 @pytest.mark.skipif(not SAMPLE_FILES, reason="the shared MetaPerson samples are not here")
-def test_untextured_eyelashes_say_what_is_drawn(addon: None) -> None:
+def test_untextured_eyelashes_say_what_is_drawn(addon: None, fault: Any) -> None:
+    row = fault.row("M05", "File > Import of body_lod2_male_template (eyelashes: no "
+                    "texture, base colour alpha 0)", "the warning says they are invisible")
     result = run_import(SAMPLES / "body_lod2_male_template.glb")
+    row.saw(f"warnings {result.warnings}")
     lashes = bpy.data.materials["AvatarEyelashes"]
     principled = next(n for n in lashes.node_tree.nodes if n.type == "BSDF_PRINCIPLED")
     assert principled.inputs["Alpha"].default_value == 0  # the template's base colour

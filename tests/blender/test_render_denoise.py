@@ -7,6 +7,7 @@ count must see its speckles."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import bpy
 from avatar_samples import speckles, write_sandbox_avatar
@@ -18,7 +19,9 @@ from avatar_importer.blender.render import render_preview
 EYE_SIZE = (240, 120)
 PREVIEW_SAMPLES = 8  # render_preview's default, what --render and the demo use
 
-def test_preview_eyes_have_no_speckles(tmp_path: Path) -> None:
+def test_preview_eyes_have_no_speckles(tmp_path: Path, fault: Any) -> None:
+    row = fault.row("M07", "preview render of the eyes at the preview's 8 samples",
+                    "speckles at most a fifth of a raw render's (denoised, or more samples)")
     import_avatar_glb(write_sandbox_avatar(tmp_path / "sandbox"), name="Eyes")
     eyes = [o for o in bpy.data.objects if "Cornea" in o.name or "Eyeball" in o.name]
     assert len(eyes) == 4, [o.name for o in bpy.data.objects]
@@ -29,7 +32,8 @@ def test_preview_eyes_have_no_speckles(tmp_path: Path) -> None:
     clean = render_preview(tmp_path / "clean.png", objects=eyes, size=EYE_SIZE,
                            samples=PREVIEW_SAMPLES)
     noisy, left = speckles(raw), speckles(clean)
-    print(f"speckles: raw {noisy}, preview {left}, denoiser {compat.cycles_cpu_denoiser()}")
+    row.saw(f"speckles: raw {noisy}, preview {left}; denoiser "
+            f"{compat.cycles_cpu_denoiser()}")
     assert noisy > 40, f"the control shows no speckles ({noisy}): the count sees nothing"
     assert left * 5 <= noisy, f"the preview's eyes still speckle: {left} vs raw {noisy}"
     assert (scene.cycles.samples, scene.cycles.use_denoising) == before  # restored

@@ -89,13 +89,18 @@ def drawn(context: Any) -> list[tuple[str, str, str]]:
     return log
 
 
-def test_summary_fits_the_sidebar_and_the_full_report_is_one_click_away(job: Any) -> None:
+def test_summary_fits_the_sidebar_and_the_full_report_is_one_click_away(
+        job: Any, fault: Any) -> None:
+    row = fault.row("M06", "panel after an import, sidebar at its default width",
+                    f"every summary row <= {SIDEBAR_TEXT_PX} px of text; Full Report popup "
+                    "and text block hold every line; no secret in the text")
     from avatar_importer.core.report_summary import full_report_lines
     name = job.result.collection_name
     log = drawn(bpy.context)
     start = next(i for i, entry in enumerate(log) if entry[1] == job.status_line())
     rows = [(text, icon) for kind, text, icon in log[start + 1:] if kind == "label"]
     texts = [text for text, _icon in rows]
+    row.saw("rows " + "; ".join(f"{t} ({text_px(t):.0f} px)" for t in texts))
     assert texts, log
     too_wide = [(t, text_px(t)) for t in texts if text_px(t) > SIDEBAR_TEXT_PX]
     assert not too_wide, too_wide
