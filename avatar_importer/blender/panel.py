@@ -3,11 +3,12 @@ at most schedules background work (``request_*`` only register a timer)."""
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any, cast
 
 import bpy
 
-from ..core.report_summary import summary_rows
+from ..core.report_summary import SUMMARY_WIDTH, summary_rows
 from ..core.stages import Stage
 from . import browse, catalogue, compat, runtime
 from .operators import OFFLINE_MESSAGE, needs_network
@@ -63,7 +64,9 @@ class VIEW3D_PT_avatar_importer(_Sidebar):
                 compat.draw_progress(box, job.fraction, job.status_line())
                 box.label(text=f"{job.elapsed:.0f} s")
             else:
-                box.label(text=job.status_line())
+                col = box.column(align=True)  # an error is long: wrapped, not cut
+                for part in textwrap.wrap(job.status_line(), SUMMARY_WIDTH + 2) or [""]:
+                    col.label(text=part)
                 if job.result is not None:  # short rows; everything in the full report
                     col = box.column(align=True)
                     for row_icon, text in summary_rows(job.result):

@@ -35,6 +35,19 @@ def text_px(text: str) -> float:
     return float(blf.dimensions(0, text)[0])
 
 
+def run_job(photo: Path, name: str) -> Any:
+    from avatar_importer.blender import runtime
+    opts = bpy.context.scene.avatar_importer
+    opts.photo, opts.avatar_name = str(photo), name
+    bpy.ops.avatar_importer.create()
+    job = runtime.all_jobs()[-1]
+    deadline = time.monotonic() + 60
+    while not job.stage.final and time.monotonic() < deadline:
+        runtime.pump_tick()
+        time.sleep(0.01)
+    return job
+
+
 @pytest.fixture
 def job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("AVATAR_IMPORTER_CACHE", str(tmp_path / "cache"))
@@ -45,15 +58,7 @@ def job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     prefs.client_secret = SECRET
     photo = tmp_path / "Ada.png"
     photo.write_bytes(build_thumbnail("ada", 48))
-    opts = bpy.context.scene.avatar_importer
-    opts.photo, opts.avatar_name = str(photo), "Ada Lovelace-Byron"
-    from avatar_importer.blender import runtime
-    bpy.ops.avatar_importer.create()
-    job = runtime.all_jobs()[-1]
-    deadline = time.monotonic() + 60
-    while not job.stage.final and time.monotonic() < deadline:
-        runtime.pump_tick()
-        time.sleep(0.01)
+    job = run_job(photo, "Ada Lovelace-Byron")
     assert job.stage.value == "done", job.status_line()
     yield job
     prefs.client_secret = ""
@@ -138,3 +143,24 @@ def test_report_of_a_removed_avatar_says_so(job: Any) -> None:
         bpy.ops.avatar_importer.report_to_text(collection="Gone")
     with pytest.raises(RuntimeError, match="No import report"):
         bpy.ops.avatar_importer.show_report(collection="Gone")
+
+
+def test_a_failed_jobs_message_is_wrapped_not_cut(job: Any, tmp_path: Path) -> None:
+    from avatar_importer.blender import runtime
+    sandbox = runtime._State.sandbox  # the service refuses: a permanent 403
+    sandbox.faults.update({"error_next": 100, "error_status": 403,
+                           "error_path_prefix": "/avatars/"})
+    failed = run_job(Path(bpy.context.scene.avatar_importer.photo), "Broken")
+    sandbox.faults.update({"reset": True})
+    assert failed.stage.value == "failed"
+    message = failed.status_line()
+    log = drawn(bpy.context)
+    start = next(i for i, e in enumerate(log) if e[0] == "label" and e[1] == "Broken")
+    parts = []
+    labels = [text for kind, text, _icon in log[start + 1:] if kind == "label"]
+    for text in labels:
+        if not message.startswith(" ".join([*parts, text])):
+            break
+        parts.append(text)
+    assert " ".join(parts) == message, (parts, message)
+    assert len(parts) > 1 and all(text_px(p) <= SIDEBAR_TEXT_PX + 16 for p in parts), parts
