@@ -1,5 +1,6 @@
 """./scripts/demo.sh as a user runs it: a short summary on the terminal (what was made,
-where, how long), the whole run's output (Cycles' progress lines included) in demo.log."""
+where, how long), the whole run's output (Blender's and Cycles' lines included) in
+demo.log."""
 
 from __future__ import annotations
 
@@ -35,5 +36,9 @@ def test_demo_prints_a_summary_and_keeps_the_log(tmp_path: Path, fault: Any) -> 
     assert lines[-1].startswith("demo: done in ") and str(out / "demo.log") in lines[-1]
     assert "Fra:" not in proc.stdout + proc.stderr
     log = (out / "demo.log").read_text()
-    assert "Sample " in log and "[DemoAvatar] Computing the avatar" in log  # all kept
+    # everything is kept: our progress, Blender's own lines (and Cycles' per-sample lines
+    # where Blender prints them: the 4.x wheels do, 5.0 prints none)
+    assert "[DemoAvatar] Computing the avatar" in log and "Saved" in log
+    if bpy.app.version < (5, 0, 0):
+        assert "Sample " in log
     assert json.loads((out / "report.json").read_text())["ok"] is True
