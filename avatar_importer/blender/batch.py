@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import bpy
 
+from ..core import messages
 from ..core.cache import Cache, default_cache_root, write_atomic
 from ..core.errors import AvatarImporterError, ConfigError, InputError
 from ..core.params import (
@@ -86,6 +86,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="reference textures in the cache instead of packing them")
     p.add_argument("--sandbox-compute-seconds", type=float, default=3.0)
     animation_options.add_arguments(p)
+    p.add_argument("--quiet", "-q", action="store_true",
+                   help="print no progress on stdout; warnings and errors still go to "
+                   "stderr")
     args = p.parse_args(argv)
     animation_options.check(args, p)
     if not args.photo and not args.resume and not args.avatar_id:
@@ -103,6 +106,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    messages.configure(quiet=args.quiet)
+    with messages.silenced_stdout(args.quiet):  # Blender's own stdout lines too
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     sandbox = None
     engine = None
     try:
@@ -151,10 +160,10 @@ def main(argv: list[str]) -> int:
                                                player=player))
         _run(engine, jobs)
     except (ConfigError, InputError) as exc:
-        _say(f"error: {exc}")
+        messages.error(str(exc))
         return 2
     except AvatarImporterError as exc:
-        _say(f"error: {exc}")
+        messages.error(str(exc))
         return 1
     finally:
         if engine is not None:
@@ -213,7 +222,7 @@ def _finish(args: argparse.Namespace, jobs: list[JobState]) -> int:
             render_preview(args.render)
             extra["render"] = str(args.render)
         except Exception as exc:  # a failed preview does not undo the import
-            _say(f"warning: preview render failed: {exc}")
+            messages.warn(f"preview render failed: {exc}")
             extra["render_error"] = str(exc)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -223,9 +232,13 @@ def _finish(args: argparse.Namespace, jobs: list[JobState]) -> int:
         body = {"ok": ok, "blender": bpy.app.version_string, "avatars": reports, **extra}
         write_atomic(args.report, json.dumps(body, indent=2, default=str).encode())
     for rep in reports:
-        status = rep["status"]
-        why = f": {rep['error']}" if rep["error"] else ""
-        _say(f"{rep['name']}: {status}{why}")
+        for warning in rep["warnings"]:
+            messages.warn(f"{rep['name']}: {warning}")
+        if rep["status"] == Stage.DONE.value:
+            messages.say(f"{rep['name']}: {rep['status']}")
+        else:
+            why = f": {rep['error']}" if rep["error"] else ""
+            messages.error(f"{rep['name']}: {rep['status']}{why}")
     return 0 if ok else 1
 
 
@@ -237,7 +250,9 @@ def _start_sandbox(compute_seconds: float) -> Any:
 
 
 def _say(text: str) -> None:
-    print(f"[avatar_importer {time.strftime('%H:%M:%S')}] {text}", flush=True)
+    """Progress on stdout (silenced by --quiet). Warnings and errors: ``messages.warn`` and
+    ``messages.error`` (stderr)."""
+    messages.say(text)
 
 
 def run_from_command_line() -> int:

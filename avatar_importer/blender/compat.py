@@ -378,3 +378,17 @@ def select_pose_bone(armature: Any, name: str, state: bool) -> None:
         armature.pose.bones[name].select = state
     else:
         armature.data.bones[name].select = state
+
+
+# --- Cycles denoising (preview render, issue 11) -------------------------------------------
+
+
+def cycles_cpu_denoiser() -> str | None:
+    """The Cycles denoiser that runs on the CPU in this build: ``"OPENIMAGEDENOISE"`` when
+    Cycles was built with it (the official 4.2+ wheels are; Debian's 3.4.1 is not), else
+    None."""
+    try:
+        import _cycles  # Cycles' own module: present whenever Cycles is
+    except ImportError:
+        return None
+    return "OPENIMAGEDENOISE" if getattr(_cycles, "with_openimagedenoise", False) else None

@@ -11,7 +11,9 @@ Main thread only. The steps:
    is listed by name in ``ImportResult.missing_images`` and ``warnings``.
 3. Stage the GLB (``prepare_for_import``) in a temporary folder so Blender loads every
    image from its resolved file; afterwards image paths are re-pointed to those files and
-   the staging folder is deleted.
+   the staging folder is deleted. A missing image's URI names where the user's file was
+   expected (``missing_dir``), so the importer's own console lines ("Cannot read ...")
+   never name the temporary folder.
 4. Snapshot ``bpy.data``, import into a fresh collection named after the avatar (made the
    active collection for the duration), verify every new image really loaded.
 5. Per-part material fix-ups (``materials``), a tidy scene (``scene_tidy``: armature
@@ -82,6 +84,8 @@ class ImportResult:
     # {name, part, objects, changes: [what was set, in the running Blender's terms]}
     materials: list[dict] = field(default_factory=list)
     missing_images: list[str] = field(default_factory=list)  # image URIs not found/loaded
+    #: of ``missing_images``, those no material of the import uses (nothing looks different)
+    unused_missing_images: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     scene_changes: list[str] = field(default_factory=list)
     source_file: str = ""
@@ -175,7 +179,8 @@ def _image_loaded(image: Any) -> bool:
 
 
 def _expected_image_paths(
-    prepared: Path, glb_path: Path, resolution: ImageResolution, uris: list[str]
+    prepared: Path, glb_path: Path, resolution: ImageResolution, uris: list[str],
+    missing_paths: dict[str, Path],
 ) -> dict[str, str]:
     """Normalised path the importer will load for each external URI -> that URI (for a
     missing one: the path of the placeholder it leaves)."""
@@ -183,7 +188,27 @@ def _expected_image_paths(
         return {_norm(str(glb_path.parent.joinpath(*uri_to_relpath(uri).parts))): uri
                 for uri in uris}
     names = staged_names(resolution, include_missing=True)
-    return {_norm(str(prepared.parent / names[uri])): uri for uri in uris if uri in names}
+    expected = {_norm(str(prepared.parent / names[uri])): uri for uri in uris
+                if uri in names and uri not in missing_paths}
+    expected.update({_norm(str(path)): uri for uri, path in missing_paths.items()})
+    return expected
+
+
+def _missing_paths(resolution: ImageResolution, options: _Options) -> dict[str, Path]:
+    """Where each missing image was expected (``missing_dir`` / its file name): the path
+    its placeholder gets. Left out (staged under a temporary name as before): a name two
+    URIs share, and a file that exists there, which the resolver did not choose, so the
+    importer must not read it."""
+    out: dict[str, Path] = {}
+    taken: set[str] = set()
+    for uri in resolution.missing:
+        target = (options.missing_dir / uri_to_relpath(uri).name).absolute()
+        key = os.path.normcase(str(target))
+        if key in taken or target.exists():
+            continue
+        taken.add(key)
+        out[uri] = target
+    return out
 
 
 def _check_safe(glb_path: Path) -> tuple[Glb, list[str]]:
@@ -281,9 +306,12 @@ def import_avatar_glb(
     )
     try:
         with tempfile.TemporaryDirectory(prefix="avatar_import_") as staging:
+            expected_at = {} if raise_on_missing else _missing_paths(resolution, options)
             prepared = prepare_for_import(glb_path, resolution, Path(staging),
-                                          allow_missing=not raise_on_missing, glb=parsed)
-            expected = _expected_image_paths(prepared, glb_path, resolution, image_uris)
+                                          allow_missing=not raise_on_missing, glb=parsed,
+                                          missing_paths=expected_at)
+            expected = _expected_image_paths(prepared, glb_path, resolution, image_uris,
+                                             expected_at)
             collection = _run_importer(ctx, scene, view_layer, attempt, prepared, name,
                                        pack_images)
             images, missing = _verify_images(attempt.snapshot, expected, resolution, options)
@@ -406,9 +434,14 @@ def _finish(
     snapshot = attempt.snapshot
     objects = new_since(snapshot, "objects")
     warnings: list[str] = []
-    if missing:
-        warnings.append(f"{len(missing)} texture(s) missing (drawn pink until found; "
-                        "File > External Data > Find Missing Files): " + ", ".join(missing))
+    used, unused = _missing_by_use(missing, images)
+    if used:
+        warnings.append(f"{len(used)} texture(s) the materials use are missing (Blender's "
+                        "pink placeholder until found: File > External Data > Find Missing "
+                        "Files): " + ", ".join(used))
+    if unused:
+        warnings.append(f"{len(unused)} more file(s) named by the export are missing but no "
+                        "material uses them (nothing looks different): " + ", ".join(unused))
     fix = materials.apply_fixups(objects, fix_materials=options.fixups)
     warnings += fix.warnings
     scene_changes = scene_tidy.tidy(objects, name=collection.name, scene=ctx.scene,
@@ -448,12 +481,26 @@ def _finish(
         parts=fix.parts,
         materials=fix.materials,
         missing_images=missing,
+        unused_missing_images=unused,
         warnings=warnings,
         scene_changes=scene_changes,
         source_file=str(glb_path),
     )
     store_report(collection, result)
     return result
+
+
+def _missing_by_use(missing: list[str], images: list[dict]) -> tuple[list[str], list[str]]:
+    """``missing`` split into (used by a material, used by none). The glTF importer makes
+    an image only for a texture some material uses (e.g. not for Unity-only maps or
+    visibility masks); a placeholder nothing draws with counts as unused too."""
+    used: set[str] = set()
+    for info in images:
+        uri = info.get("uri")
+        image = bpy.data.images.get(info["name"])
+        if uri in missing and image is not None and image.users > 0:
+            used.add(uri)
+    return [u for u in missing if u in used], [u for u in missing if u not in used]
 
 
 def store_report(collection: Any, result: ImportResult) -> None:

@@ -258,6 +258,19 @@ def is_clear_cornea(mat: Any) -> bool:
 # --- per part ----------------------------------------------------------------------------------
 
 
+def _untextured_eyelashes(mat: Any) -> str:
+    """What an eyelash material without a texture draws, in words: its base colour's
+    alpha decides (the MetaPerson templates carry alpha 0: nothing is drawn)."""
+    principled = _principled(mat)
+    alpha = _alpha_input(principled)
+    if alpha.is_linked or float(alpha.default_value) >= 0.999:
+        return "eyelashes are drawn as a solid band of their base colour"
+    if float(alpha.default_value) <= 0.001:
+        return "eyelashes are invisible (base colour alpha 0)"
+    return (f"eyelashes are drawn as a see-through band of their base colour (alpha "
+            f"{float(alpha.default_value):.2f})")
+
+
 def _fix(mat: Any, kind: str, objects: Sequence[Any], warnings: list[str]) -> list[str]:
     changes: list[str] = []
     surface = compat.set_material_surface
@@ -273,8 +286,8 @@ def _fix(mat: Any, kind: str, objects: Sequence[Any], warnings: list[str]) -> li
         changes += [how] if how else []
         if _principled(mat) is not None and \
                 _upstream_image(_principled(mat).inputs["Base Color"]) is None:
-            warnings.append(f"{mat.name}: the export has no eyelash texture: eyelashes are "
-                            "drawn as a plain colour")
+            warnings.append(f"{mat.name}: the export has no eyelash texture: "
+                            + _untextured_eyelashes(mat))
         if _alpha_state(mat) == "none":
             changes += surface(mat, alpha="OPAQUE", shadow="OPAQUE", backface_culling=False)
         else:

@@ -3,14 +3,16 @@ at most schedules background work (``request_*`` only register a timer)."""
 
 from __future__ import annotations
 
-from typing import Any
+import textwrap
+from typing import Any, cast
 
 import bpy
 
-from ..core.report import report_lines
+from ..core.report_summary import SUMMARY_WIDTH, summary_rows
 from ..core.stages import Stage
 from . import browse, catalogue, compat, runtime
 from .operators import OFFLINE_MESSAGE, needs_network
+from .report_ops import draw_report_buttons
 
 PANEL_ID = "VIEW3D_PT_avatar_importer"
 
@@ -62,11 +64,14 @@ class VIEW3D_PT_avatar_importer(_Sidebar):
                 compat.draw_progress(box, job.fraction, job.status_line())
                 box.label(text=f"{job.elapsed:.0f} s")
             else:
-                box.label(text=job.status_line())
-                if job.result is not None:  # the summary; per-material detail is in the report
-                    for line in report_lines(job.result, max_materials=0):
-                        if not line.startswith(" "):
-                            box.label(text=line)
+                col = box.column(align=True)  # an error is long: wrapped, not cut
+                for part in textwrap.wrap(job.status_line(), SUMMARY_WIDTH + 2) or [""]:
+                    col.label(text=part)
+                if job.result is not None:  # short rows; everything in the full report
+                    col = box.column(align=True)
+                    for row_icon, text in summary_rows(job.result):
+                        col.label(text=text, icon=cast(Any, row_icon))
+                    draw_report_buttons(box, job.result.collection_name)
 
 
 class VIEW3D_PT_avatar_importer_options(_Sidebar):

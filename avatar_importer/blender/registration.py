@@ -13,6 +13,7 @@ from .animate_panel import CLASSES as ANIMATE_PANEL_CLASSES
 from .animation import operators as animate_ops
 from .file_import import CLASSES as FILE_IMPORT_CLASSES
 from .file_import import register_menus, unregister_menus
+from .report_ops import CLASSES as REPORT_CLASSES
 
 CLASSES: tuple[type, ...] = (
     prefs.AVATAR_IMPORTER_AP_preferences,
@@ -21,6 +22,7 @@ CLASSES: tuple[type, ...] = (
     *browse_ops.CLASSES,
     *panel.CLASSES,
     *FILE_IMPORT_CLASSES,
+    *REPORT_CLASSES,
     *animate_ops.CLASSES,
     *ANIMATE_PANEL_CLASSES,
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,10 @@ from . import compat
 
 _TAG = "avatar_importer_preview"
 _MARGIN = 1.08
+#: without a denoiser the preview takes this many times the samples it was asked for
+#: (and at least ``_UNDENOISED_MIN_SAMPLES``): the transparent corneas speckle otherwise
+_UNDENOISED_SAMPLE_FACTOR = 4
+_UNDENOISED_MIN_SAMPLES = 32
 
 
 def _world_bounds(objects: Iterable[Any]) -> tuple[Vector, Vector] | None:
@@ -83,9 +88,14 @@ def _targets(objects: Iterable[Any] | None) -> list[Any]:
 @contextmanager
 def _preview_setup(
     targets: list[Any], size: tuple[int, int], samples: int, hide: Iterable[Any] = (),
+    denoise: bool = True,
 ) -> Iterator[Any]:
     """The preview's camera, sun, world and render settings, in place for the ``with``
-    block (yields the camera); everything is taken out and restored afterwards."""
+    block (yields the camera); everything is taken out and restored afterwards.
+
+    ``denoise``: Cycles' OpenImageDenoise when the build has it; otherwise more samples
+    and clamped indirect light. At a preview's few samples the transparent corneas
+    otherwise sparkle with white speckles over the irises."""
     scene = bpy.context.scene
     bounds = _world_bounds(targets)
     if bounds is None:
@@ -107,7 +117,7 @@ def _preview_setup(
         if cycles is not None:
             stack.enter_context(_saved_attrs(cycles, [
                 "device", "samples", "use_denoising", "transparent_max_bounces",
-                "max_bounces", "use_adaptive_sampling",
+                "max_bounces", "use_adaptive_sampling", "denoiser", "sample_clamp_indirect",
             ]))
         for obj in hide:
             stack.enter_context(_saved_attrs(obj, ["hide_render"]))
@@ -140,8 +150,7 @@ def _preview_setup(
             image_settings.color_depth = "8"
             if cycles is not None:
                 cycles.device = "CPU"
-                cycles.samples = int(samples)
-                cycles.use_denoising = False
+                _set_noise(cycles, int(samples), denoise)
                 cycles.transparent_max_bounces = max(cycles.transparent_max_bounces, 64)
             scene.world = world
             scene.camera = camera
@@ -153,6 +162,19 @@ def _preview_setup(
                     bpy.data.batch_remove([block])
 
 
+def _set_noise(cycles: Any, samples: int, denoise: bool) -> None:
+    denoiser = compat.cycles_cpu_denoiser() if denoise else None
+    cycles.use_denoising = denoiser is not None
+    if denoiser is not None:
+        cycles.denoiser = denoiser
+        cycles.samples = samples
+    elif denoise:
+        cycles.samples = max(samples * _UNDENOISED_SAMPLE_FACTOR, _UNDENOISED_MIN_SAMPLES)
+        cycles.sample_clamp_indirect = 1.0
+    else:
+        cycles.samples = samples
+
+
 def render_preview(
     path: Path,
     *,
@@ -160,19 +182,31 @@ def render_preview(
     size: tuple[int, int] = (320, 240),
     samples: int = 8,
     hide: Iterable[Any] = (),
+    denoise: bool = True,
 ) -> Path:
     """Render the scene framed on ``objects`` (default: every visible mesh) to a PNG at
     ``path`` and return it; ``hide``: objects left out of this render only. The scene is
-    left as it was found."""
+    left as it was found. ``denoise=False``: the raw ``samples`` (for comparisons)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     scene = bpy.context.scene
-    with _preview_setup(_targets(objects), size, samples, hide):
-        bpy.ops.render.render(write_still=False)
-        result = bpy.data.images.get("Render Result")
-        if result is None:
-            raise RuntimeError("Blender produced no render result")
-        result.save_render(str(path), scene=scene)
+    # Blender reports a failed save on stdout without raising: write beside, then move
+    partial = path.with_name(f".{path.stem}.{os.getpid()}.partial.png")
+    try:
+        with _preview_setup(_targets(objects), size, samples, hide, denoise):
+            bpy.ops.render.render(write_still=False)
+            result = bpy.data.images.get("Render Result")
+            if result is None:
+                raise RuntimeError("Blender produced no render result")
+            result.save_render(str(partial), scene=scene)
+        if not partial.is_file():
+            raise RuntimeError(f"Blender could not write the preview next to {path}")
+        os.replace(partial, path)
+    except OSError as exc:
+        raise RuntimeError(f"Cannot write the preview {path}: {exc.strerror or exc}") from exc
+    finally:
+        with contextlib.suppress(OSError):
+            partial.unlink()
     return path
 
 

@@ -385,14 +385,18 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 
 def prepare_for_import(
     glb_path: Path, resolution: ImageResolution, out_dir: Path, *, allow_missing: bool = False,
-    glb: Glb | None = None,
+    glb: Glb | None = None, missing_paths: Mapping[str, Path] | None = None,
 ) -> Path:
     """Return the GLB path to hand to Blender's importer so that every resolved external
     image loads from its resolved file (see the module docstring for the mechanism).
 
     ``allow_missing``: missing images do not raise; their URIs are rewritten to names
     (``staged_names(..., include_missing=True)``) under which nothing is staged, so the
-    importer leaves a placeholder image for each, never reading anything else. ``glb_path``
+    importer leaves a placeholder image for each, never reading anything else.
+    ``missing_paths`` (with ``allow_missing``): for missing URIs, the absolute path where the
+    user's file was expected (it must not exist); the staged copy names that path instead
+    of a staging name, so the importer's own messages ("Cannot read ...") and its
+    placeholder name the user's folder, never the temporary one. ``glb_path``
     may also be a ``.gltf`` (``read_model``); a staged copy is always a ``.glb``."""
     glb_path = Path(glb_path)
     if resolution.missing and not allow_missing:
@@ -436,9 +440,13 @@ def prepare_for_import(
             _link_or_copy(source, out_dir / name)
         new_buffer_uri[uri] = quote(name)
 
+    expected_at = {uri: Path(path).absolute() for uri, path in (missing_paths or {}).items()
+                   if uri in missing}
     for image in glb.json.get("images") or []:
         uri = image.get("uri")
-        if isinstance(uri, str) and uri in names:
+        if isinstance(uri, str) and uri in expected_at:  # joined onto the staging folder,
+            image["uri"] = quote(expected_at[uri].as_posix())  # an absolute path stays itself
+        elif isinstance(uri, str) and uri in names:
             image["uri"] = quote(names[uri])
     for buffer in glb.json.get("buffers") or []:
         uri = buffer.get("uri")

@@ -36,6 +36,7 @@ def import_report(result: Any) -> dict[str, Any]:
         "materials": imported.get("materials", []),
         "images": imported.get("images", []),
         "missing_images": imported.get("missing_images", []),
+        "unused_missing_images": imported.get("unused_missing_images", []),
         "shape_keys": imported.get("shape_keys", {}),
         "warnings": imported.get("warnings", []),
         "scene_changes": imported.get("scene_changes", []),

@@ -117,3 +117,20 @@ def is_magenta(pixel: tuple[float, float, float]) -> bool:
     the view transform (about (0.7, 0.35, 0.7)): red and blue alike, green well below."""
     r, g, b = pixel
     return min(r, b) > 0.3 and abs(r - b) < 0.12 and g < 0.65 * min(r, b)
+
+
+#: a speckle: brighter than the median of its 8 neighbours by this much (0..1)
+SPECKLE_STEP = 0.12
+
+
+def speckles(path: Path) -> int:
+    """Pixels of a render much brighter than all around them: the white sparkle of a
+    noisy transparent surface (the corneas at a preview's few samples)."""
+    import numpy as np
+
+    width, height, pixels = read_pixels(path)
+    grey = np.asarray(pixels, dtype=float).max(axis=1).reshape(height, width)
+    core = grey[1:-1, 1:-1]
+    around = np.stack([grey[1 + dy:height - 1 + dy, 1 + dx:width - 1 + dx]
+                       for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx])
+    return int(np.count_nonzero(core - np.median(around, axis=0) > SPECKLE_STEP))

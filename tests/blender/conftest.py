@@ -72,3 +72,17 @@ def counts() -> object:
 def make_png() -> object:
     """The ``tiny_png`` function."""
     return tiny_png
+
+
+@pytest.fixture
+def fault(request: pytest.FixtureRequest) -> object:
+    """A fault-matrix row recorder (tests/faultmatrix.py) for any Blender test module; the
+    matrix module defines its own, identical one."""
+    import sys
+    tests = str(Path(__file__).resolve().parents[1])
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
+    import faultmatrix
+    version = ".".join(str(v) for v in bpy.app.version)
+    matrix = faultmatrix.install(request.config, f"bpy-{version}")
+    return faultmatrix.FaultFixture(matrix, request.node.nodeid)

@@ -100,7 +100,8 @@ def test_bad_photo_is_refused_with_exit_2(tmp_path):
     bad.write_text("not a photo")
     proc = run_batch("--service", "sandbox", "--photo", str(tmp_path / "missing.jpg"),
                      tmp=tmp_path)
-    assert proc.returncode == 2 and "does not exist" in proc.stdout
+    assert proc.returncode == 2 and "does not exist" in proc.stderr
+    assert "does not exist" not in proc.stdout, "errors go to stderr only"
 
 
 def test_killed_run_resumes_without_recompute(tmp_path, photos, sandbox):
@@ -131,3 +132,68 @@ def test_killed_run_resumes_without_recompute(tmp_path, photos, sandbox):
     creations = [r for r in sandbox.requests_log if r.method == "POST" and r.path == "/avatars/"]
     assert len(creations) == 1, "resuming must not create (and pay for) a second avatar"
     assert not [p for p in cache.rglob("*") if p.name.endswith(".part")]
+
+
+def _ours(text: str) -> list[str]:
+    return [ln for ln in text.splitlines() if ln.startswith("[avatar_importer ")]
+
+
+def test_progress_on_stdout_warnings_and_errors_on_stderr(tmp_path, photos, sandbox, fault):
+    # a preview that cannot be written (its path is a folder) is a warning, not a failure
+    row = fault.row("M01", "batch: progress, a warning (unwritable --render) and the result",
+                    "progress and 'ada: done' on stdout; 'warning: preview render failed' "
+                    "on stderr only; exit 0; report unchanged")
+    report = tmp_path / "r.json"
+    proc = run_batch("--service", "sandbox", "--base-url", sandbox.base_url,
+                     "--photo", str(photos[0]), "--poll-interval", "0.2",
+                     "--cache-dir", str(tmp_path / "cache"), "--report", str(report),
+                     "--render", str(tmp_path), tmp=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out, err = _ours(proc.stdout), _ours(proc.stderr)
+    row.saw(f"exit {proc.returncode}; stdout {len(out)} lines, last {out[-1:]}; "
+            f"stderr {err}")
+    assert any("[ada] Computing the avatar" in ln for ln in out), proc.stdout
+    assert out[-1].endswith("] ada: done"), out
+    assert [ln for ln in err if "warning: preview render failed" in ln], proc.stderr
+    assert not [ln for ln in out if "warning" in ln or "error" in ln], out
+    assert not [ln for ln in err if "error:" in ln], err
+    body = json.loads(report.read_text())
+    assert body["ok"] is True and "render_error" in body and "render" not in body
+    assert [a["status"] for a in body["avatars"]] == ["done"]
+
+
+def test_quiet_keeps_only_warnings_and_errors(tmp_path, photos, sandbox, fault):
+    row = fault.row("M02", "batch --quiet, wrong credentials",
+                    "nothing on stdout; one 'error: ada: failed: ...' line on stderr; exit 1")
+    report = tmp_path / "r.json"
+    proc = run_batch("--service", "sandbox", "--base-url", sandbox.base_url,
+                     "--client-id", "sandbox", "--client-secret", "not-the-secret",
+                     "--photo", str(photos[0]), "--quiet", "--report", str(report),
+                     "--cache-dir", str(tmp_path / "cache"), tmp=tmp_path)
+    err = _ours(proc.stderr)
+    row.saw(f"exit {proc.returncode}; stdout {len(proc.stdout)} chars; stderr {err}")
+    assert proc.returncode == 1
+    assert _ours(proc.stdout) == [], proc.stdout
+    assert len(err) == 1 and "error: ada: failed: " in err[0], proc.stderr
+    assert "client ID and secret" in err[0]
+    body = json.loads(report.read_text())  # the report is the same with or without --quiet
+    assert body["avatars"][0]["status"] == "failed"
+    assert "client ID and secret" in body["avatars"][0]["error"]
+
+
+def test_quiet_success_prints_nothing_not_even_blenders_render_lines(tmp_path, photos,
+                                                                     sandbox, fault):
+    row = fault.row("M03", "batch --quiet with --render and --out, all well",
+                    "stdout empty (no progress, no Cycles 'Fra:' lines, no 'Saved'); "
+                    "nothing of ours on stderr; exit 0")
+    render = tmp_path / "p.png"
+    proc = run_batch("--service", "sandbox", "--base-url", sandbox.base_url, "-q",
+                     "--photo", str(photos[0]), "--poll-interval", "0.2",
+                     "--cache-dir", str(tmp_path / "cache"), "--render", str(render),
+                     "--out", str(tmp_path / "o.blend"), tmp=tmp_path)
+    row.saw(f"exit {proc.returncode}; stdout {len(proc.stdout)} chars; "
+            f"ours on stderr {_ours(proc.stderr)}")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ""  # no progress, no Cycles "Fra:1 ... Sample 8/8", no "Saved"
+    assert _ours(proc.stderr) == [], proc.stderr
+    assert render.is_file() and not list(tmp_path.glob(".*partial*"))

@@ -223,7 +223,7 @@ def test_batch_refuses_plain_http(fault, tmp_path):
                      tmp=tmp_path, AVATARSDK_CLIENT_ID="i", AVATARSDK_CLIENT_SECRET="s")
     said = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "error" in ln]
     row.saw(f"exit {proc.returncode}; {short(said[-1] if said else proc.stdout[-200:])}")
-    assert proc.returncode == 2 and "plain http" in proc.stdout
+    assert proc.returncode == 2 and "plain http" in proc.stderr
 
 
 def _hostile_glb_zip(uri: str) -> bytes:

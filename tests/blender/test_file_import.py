@@ -8,6 +8,7 @@ import shutil
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import addon_utils
 import bpy
@@ -258,3 +259,46 @@ def test_make_portable_name_clash(tmp_path: Path, make_png: Callable[..., bytes]
     assert sorted(done.copied) == sorted([first.name, second.name])
     assert done.missing == [gone.name]
     assert {first.filepath, second.filepath} == {"//textures/skin.png", "//textures/skin_2.png"}
+
+
+@pytest.mark.skipif(not SAMPLE_FILES, reason="the shared MetaPerson samples are not here")
+def test_missing_textures_used_and_unused_named_apart(
+        addon: None, capfd: pytest.CaptureFixture[str], fault: Any) -> None:
+    row = fault.row("M04", "File > Import of the outfit with 5 external textures absent",
+                    "warning names the 2 used (pink) apart from the 3 unused; no console "
+                    "line names the temporary import folder")
+    result = run_import(SAMPLES / OUTFIT)
+    said = capfd.readouterr()
+    temp_lines = [ln for ln in (said.out + said.err).splitlines() if "avatar_import_" in ln]
+    row.saw(f"warnings {[t[:60] for lv, t in file_import.last_messages() if lv == 'WARNING']}"
+            f"; temporary-folder lines {len(temp_lines)}")
+    used = ["ARPI_Color_1K.jpg", "ARPI_Normal_1K.jpg"]  # what the outfit's material draws
+    unused = sorted(set(OUTFIT_TEXTURES) - set(used))  # masks, Unity metallic-smoothness
+    assert result.unused_missing_images == unused
+    warnings = [text for level, text in file_import.last_messages() if level == "WARNING"]
+    assert len(warnings) == 2, warnings
+    assert "2 texture(s) the materials use are missing" in warnings[0]
+    assert all(name in warnings[0] for name in used)
+    assert not any(name in warnings[0] for name in unused)
+    assert "3 more file(s)" in warnings[1] and "no material uses them" in warnings[1]
+    assert all(name in warnings[1] for name in unused)
+    # the glTF importer's own console lines name where the file was expected (the user's
+    # folder), never the temporary staging folder that is gone after the import
+    console = [ln for ln in (said.out + said.err).splitlines()
+               if "ARPI_" in ln and ("Cannot read" in ln or "Missing image" in ln)]
+    assert console, said.out + said.err  # the importer does say something
+    assert all(str(SAMPLES / "ARPI_") in ln for ln in console), console
+    assert "avatar_import_" not in said.out + said.err
+
+
+@pytest.mark.skipif(not SAMPLE_FILES, reason="the shared MetaPerson samples are not here")
+def test_untextured_eyelashes_say_what_is_drawn(addon: None, fault: Any) -> None:
+    row = fault.row("M05", "File > Import of body_lod2_male_template (eyelashes: no "
+                    "texture, base colour alpha 0)", "the warning says they are invisible")
+    result = run_import(SAMPLES / "body_lod2_male_template.glb")
+    row.saw(f"warnings {result.warnings}")
+    lashes = bpy.data.materials["AvatarEyelashes"]
+    principled = next(n for n in lashes.node_tree.nodes if n.type == "BSDF_PRINCIPLED")
+    assert principled.inputs["Alpha"].default_value == 0  # the template's base colour
+    assert result.warnings == ["AvatarEyelashes: the export has no eyelash texture: "
+                               "eyelashes are invisible (base colour alpha 0)"]

@@ -264,8 +264,8 @@ def test_batch_script_subprocess() -> None:
 def test_batch_script_bad_photo_exits_2() -> None:
     proc = run_batch_script("--service", "sandbox", "--photo", str(TMP / "missing.jpg"),
                             "--cache-dir", str(TMP / "sub-cache"))
-    assert proc.returncode == 2, f"exit code {proc.returncode}\n{proc.stdout[-2000:]}"
-    assert "does not exist" in proc.stdout, proc.stdout[-2000:]
+    assert proc.returncode == 2, f"exit code {proc.returncode}\n{proc.stderr[-2000:]}"
+    assert "does not exist" in proc.stderr, proc.stderr[-2000:]  # errors go to stderr
 
 
 # --- import quality (issue 5): material fix-ups per part, File > Import, renders ------------
@@ -427,6 +427,25 @@ def test_render_eyes_and_no_magenta_blender34() -> None:
         pink = shot("outfit_missing", objects=[bpy.data.objects[n] for n in missing.objects],
                     size=(120, 120), samples=4)
         assert sum(1 for p in pink if samples.is_magenta(p)) > 100
+
+
+@test
+def test_preview_eyes_without_a_denoiser_blender34() -> None:
+    # Debian's 3.4 Cycles has no OpenImageDenoise: the preview takes more samples instead
+    from avatar_importer.blender import compat
+    from avatar_importer.blender.importer import import_avatar_glb
+    from avatar_importer.blender.render import render_preview
+    samples = _avatar_samples()
+    _fresh_scene()
+    import_avatar_glb(samples.write_sandbox_avatar(TMP / "speckle-sandbox"), name="Eyes")
+    eyes = [o for o in bpy.data.objects if "Cornea" in o.name or "Eyeball" in o.name]
+    opts: dict[str, Any] = {"objects": eyes, "size": (240, 120), "samples": 8}
+    raw = render_preview(TMP / "speckle" / "raw.png", denoise=False, **opts)
+    preview = render_preview(TMP / "speckle" / "preview.png", **opts)
+    noisy, left = samples.speckles(raw), samples.speckles(preview)
+    print(f"    denoiser {compat.cycles_cpu_denoiser()}: speckles raw {noisy}, preview {left}")
+    assert noisy > 40, f"the control shows no speckles ({noisy})"
+    assert left * 3 <= noisy, f"the preview's eyes still speckle: {left} vs raw {noisy}"
 
 
 # --- the runner ------------------------------------------------------------------------------

@@ -289,6 +289,22 @@ def test_prepare_refuses_missing(tmp_path: Path) -> None:
         prepare_for_import(glb_path, res, tmp_path / "stage")
 
 
+def test_prepare_names_where_a_missing_image_was_expected(tmp_path: Path) -> None:
+    # the importer joins the URI onto the staging folder: an absolute path stays itself, so
+    # its "Cannot read ..." names the user's folder, never the temporary one
+    (tmp_path / "a.png").write_bytes(b"here")
+    glb_path = write_sample(tmp_path / "m.glb", ["a.png", "gone%20too.png", "lost.png"])
+    res = resolve_images(glb_path)
+    assert res.missing == ["gone%20too.png", "lost.png"]
+    expected = tmp_path / "user folder" / "gone too.png"
+    staged = prepare_for_import(glb_path, res, tmp_path / "stage", allow_missing=True,
+                                missing_paths={"gone%20too.png": expected})
+    uris = [img["uri"] for img in read_glb(staged).json["images"]]
+    assert uris[0] == "a.png" and (tmp_path / "stage" / "a.png").read_bytes() == b"here"
+    assert Path(uris[1].replace("%20", " ")) == expected.absolute()
+    assert uris[2] == "lost.png" and not (tmp_path / "stage" / "lost.png").exists()
+
+
 def test_prepare_stages_external_buffer(tmp_path: Path) -> None:
     export = tmp_path / "export"
     export.mkdir()
