@@ -1,0 +1,143 @@
+"""Shared textures stored once: one image datablock per distinct static texture file.
+
+Every glTF import makes its own image datablocks, even for a file another avatar already
+uses (a crowd of 40 sharing 19 files made 760 images, each packed separately). After each
+import the importer hands its new images here:
+
+* an image whose file came from the static-resource cache or a shared texture folder
+  (sources ``cache`` / ``folder``) is *shareable*. Its key is the SHA-256 of the file's
+  content plus the colour space and alpha mode it is used with. When the .blend already
+  holds an image with that key (``SHARE_KEY`` custom property, saved with the .blend, so
+  a .blend reopened from disk is matched too), every user of the new image is remapped to
+  it and the new one is deleted: one datablock, packed once, copied once by Make Portable.
+  Otherwise the new image is tagged with its key and becomes the one later imports reuse;
+* images that belong to one avatar (embedded in the GLB, beside the model in its own export
+  folder, from its archive: its face) are never shared; neither are materials (recolouring
+  one avatar must not recolour the crowd).
+
+An existing image is reused only when its pixels can still be had (packed, or its file is
+there) and it has no unsaved paint (``is_dirty``). The content key of a file is computed
+once per process for a given (device, inode, size, mtime); cache files never change.
+
+Rollback: only datablocks created after the import's snapshot are ever removed, so a failed
+import never removes an image another avatar uses.
+
+Main thread only (touches ``bpy.data``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bpy
+
+#: custom property on a shareable image: "sha256:<hex>|<colour space>|<alpha mode>"
+SHARE_KEY = "avatar_importer_share_key"
+#: report ``source`` values of files shared between avatars (see core.glb)
+SHARED_SOURCES = frozenset({"cache", "folder"})
+
+_digests: dict[tuple[int, int, int, int], str] = {}
+_digests_lock = threading.Lock()  # the digest memo may be filled from a worker (prefetch)
+
+
+def file_digest(path: Path | str) -> str:
+    """``sha256:<hex>`` of the file's content; memoised per (device, inode, size, mtime)."""
+    st = os.stat(path)
+    ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    with _digests_lock:
+        known = _digests.get(ident)
+    if known is not None:
+        return known
+    with open(path, "rb") as handle:
+        digest = "sha256:" + hashlib.file_digest(handle, "sha256").hexdigest()
+    with _digests_lock:
+        _digests[ident] = digest
+    return digest
+
+
+def share_key(image: Any, path: Path | str) -> str:
+    colorspace = getattr(getattr(image, "colorspace_settings", None), "name", "")
+    return f"{file_digest(path)}|{colorspace}|{getattr(image, 'alpha_mode', '')}"
+
+
+def _usable(image: Any) -> bool:
+    if getattr(image, "is_dirty", False) or image.library is not None:
+        return False
+    if image.packed_file is not None:
+        return True
+    return bool(image.filepath) and os.path.isfile(bpy.path.abspath(image.filepath))
+
+
+@dataclass
+class ShareIndex:
+    """The shareable images the .blend holds, by key (built once per import)."""
+
+    by_key: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, exclude: Iterable[Any] = ()) -> ShareIndex:
+        skip = {img.as_pointer() for img in exclude}
+        index = cls()
+        for image in bpy.data.images:
+            key = image.get(SHARE_KEY)  # type: ignore[func-returns-value]
+            if isinstance(key, str) and image.as_pointer() not in skip \
+                    and key not in index.by_key and _usable(image):
+                index.by_key[key] = image
+        return index
+
+
+@dataclass
+class ShareOutcome:
+    reused: dict[str, str] = field(default_factory=dict)  # new image name -> existing name
+    tagged: list[str] = field(default_factory=list)  # new images now shared by later imports
+    duplicates: list[Any] = field(default_factory=list)  # remapped, to delete
+
+
+def reuse_or_tag(image: Any, path: Path | str, source: str, index: ShareIndex,
+                 outcome: ShareOutcome) -> Any | None:
+    """For one new image loaded from ``path``: the existing image now used instead (its users
+    remapped; the new one is queued in ``outcome.duplicates``), or None when it stays (tagged
+    with its key when shareable). Unreadable files are left to the caller's check."""
+    if source not in SHARED_SOURCES:
+        return None
+    try:
+        key = share_key(image, path)
+    except OSError:
+        return None
+    existing = index.by_key.get(key)
+    if existing is None:
+        image[SHARE_KEY] = key
+        index.by_key[key] = image
+        outcome.tagged.append(image.name)
+        return None
+    outcome.reused[image.name] = existing.name
+    image.user_remap(existing)
+    outcome.duplicates.append(image)
+    return existing
+
+
+def drop_duplicates(outcome: ShareOutcome) -> None:
+    """Delete the remapped new images, all at once (one pass over ``bpy.data``)."""
+    doomed = [img for img in outcome.duplicates if img.users == 0]
+    if doomed:
+        bpy.data.batch_remove(doomed)
+    outcome.duplicates = []
+
+
+def pack_once(images: Iterable[Any]) -> list[str]:
+    """Pack every image not packed yet whose file is there (shared ones included: packed
+    once for everyone; a missing texture's placeholder is left as it is); the names of
+    those packed now."""
+    packed: list[str] = []
+    for image in images:
+        if image.packed_file is None and image.source == "FILE" and image.filepath \
+                and os.path.isfile(bpy.path.abspath(image.filepath)):
+            image.pack()
+            packed.append(image.name)
+    return packed

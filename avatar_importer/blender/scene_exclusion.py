@@ -1,0 +1,125 @@
+"""Earlier avatars out of the view layer while the next one imports; restored exactly.
+
+Blender's glTF importer runs operators that update the view layer several times per import
+(mode switches for the bones, selection); each update re-evaluates what the view layer
+holds, so importing into a scene with many avatars gets slower with every avatar
+(docs: blender-facts.md "Scale"). While an import runs, ``earlier_avatars_excluded``
+excludes from the active view layer every collection holding an earlier import (it
+carries the import report property) that is not excluded already, and afterwards puts back
+exactly what the user had:
+
+* the collections' ``exclude`` flags (only those we set are cleared; Blender itself restores
+  the flags of nested collections it excluded along with them);
+* each affected object's per-view-layer state that excluding drops with its base: hidden
+  (``hide_get``) and selected (``select_get``); and the active object.
+
+Object-level flags (``hide_viewport``, ``hide_render``) and the layer collections' other
+flags (``hide_viewport``, ``holdout``, ``indirect_only``) are not touched by excluding.
+Other view layers and scenes are not touched at all.
+
+Main thread only (touches ``bpy`` data).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import bpy
+
+
+@dataclass
+class Excluded:
+    """What ``earlier_avatars_excluded`` changed, to be put back."""
+
+    view_layer: Any
+    collections: list[Any] = field(default_factory=list)  # Collection datablocks we excluded
+    hidden: set[str] = field(default_factory=set)  # object names hidden in the view layer
+    selected: set[str] = field(default_factory=set)  # object names selected
+    objects: list[str] = field(default_factory=list)  # every object whose base we dropped
+    active: str | None = None
+
+
+def _avatar_layers(root: Any, marker: str) -> Iterator[Any]:
+    """Included layer collections whose collection carries ``marker`` (not below them)."""
+    for child in root.children:
+        if child.exclude:
+            continue
+        if child.collection.get(marker) is not None:
+            yield child
+        else:
+            yield from _avatar_layers(child, marker)
+
+
+def _find_layer(root: Any, collection: Any) -> Any | None:
+    if root.collection == collection:
+        return root
+    for child in root.children:
+        found = _find_layer(child, collection)
+        if found is not None:
+            return found
+    return None
+
+
+def exclude_avatars(view_layer: Any, marker: str) -> Excluded:
+    """Exclude every included collection marked with ``marker`` (the import report)."""
+    state = Excluded(view_layer=view_layer)
+    layers = list(_avatar_layers(view_layer.layer_collection, marker))
+    if not layers:
+        return state
+    active = view_layer.objects.active
+    state.active = active.name if active is not None else None
+    seen: set[str] = set()
+    for layer in layers:
+        for obj in layer.collection.all_objects:
+            if obj.name in seen:
+                continue
+            seen.add(obj.name)
+            state.objects.append(obj.name)
+            with contextlib.suppress(RuntimeError):  # not in this view layer
+                if obj.hide_get(view_layer=view_layer):
+                    state.hidden.add(obj.name)
+                if obj.select_get(view_layer=view_layer):
+                    state.selected.add(obj.name)
+    for layer in layers:
+        state.collections.append(layer.collection)
+        layer.exclude = True
+    return state
+
+
+def restore(state: Excluded) -> None:
+    """Put back everything ``exclude_avatars`` changed (idempotent)."""
+    view_layer = state.view_layer
+    for collection in state.collections:
+        with contextlib.suppress(ReferenceError, RuntimeError, AttributeError):
+            layer = _find_layer(view_layer.layer_collection, collection)
+            if layer is not None:
+                layer.exclude = False
+    for name in state.objects:
+        obj = bpy.data.objects.get(name)
+        if obj is None:
+            continue
+        with contextlib.suppress(RuntimeError):
+            if obj.hide_get(view_layer=view_layer) != (name in state.hidden):
+                obj.hide_set(name in state.hidden, view_layer=view_layer)
+            if obj.select_get(view_layer=view_layer) != (name in state.selected):
+                obj.select_set(name in state.selected, view_layer=view_layer)
+    if state.active is not None and view_layer.objects.active is None:
+        obj = bpy.data.objects.get(state.active)
+        with contextlib.suppress(RuntimeError, TypeError, ValueError):
+            view_layer.objects.active = obj
+    state.collections = []
+    state.objects = []
+
+
+@contextmanager
+def earlier_avatars_excluded(view_layer: Any, marker: str) -> Iterator[Excluded]:
+    """Exclude earlier avatars for the duration of the block; always restore."""
+    state = exclude_avatars(view_layer, marker)
+    try:
+        yield state
+    finally:
+        restore(state)
