@@ -1,4 +1,4 @@
-"""A shared bandwidth cap for the sandbox's file downloads (``SandboxConfig.link_bytes_per_second``).
+"""One bandwidth cap shared by the sandbox's file downloads (``link_bytes_per_second``).
 
 Every download streams through one token bucket, so N parallel downloads share the rate as
 they would share a real link (unlike the per-download ``download_bytes_per_second`` fault).

@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .common import ROOT
+from avatar_importer.core.params import default_export_parameters
+from avatar_importer.sandbox.assets import build_sample_avatar
+from avatar_importer.sandbox.server import export_choice
 
-from avatar_importer.core.params import default_export_parameters  # noqa: E402
-from avatar_importer.sandbox.assets import build_sample_avatar  # noqa: E402
-from avatar_importer.sandbox.server import export_choice  # noqa: E402
+from .common import ROOT
 
 GENERATOR = Path(__file__).resolve().parent / "texture_gen.py"
 
