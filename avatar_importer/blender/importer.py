@@ -17,7 +17,8 @@ Main thread only. The steps:
    meanwhile (``scene_exclusion``: restored exactly afterwards), so the cost of an import
    does not grow with the crowd. Shared static textures already in the .blend are reused
    (``image_share``: one datablock per distinct file, packed once); every other new image
-   is verified really loaded. Packing happens after sharing, so each file is packed once.
+   is verified loadable: a complete PNG/JPEG/WebP file (``core.image_check``, no decoding),
+   else decoded by Blender. Packing happens after sharing, so each file is packed once.
 5. Per-part material fix-ups (``materials``), a tidy scene (``scene_tidy``: armature
    named after the avatar, meshes under it, optional cursor placement and real-size
    scaling) and, when hair is present, enough Cycles transparent bounces.
@@ -58,6 +59,7 @@ from ..core.glb import (
     staged_names,
     uri_to_relpath,
 )
+from ..core.image_check import image_file_complete
 from . import compat, image_share, materials, scene_exclusion, scene_tidy
 
 #: bpy.data collections an import can add to; all are diffed against a snapshot
@@ -393,7 +395,9 @@ def _verify_images(
             images.append({"name": image.name, "filepath": str(hint), "resolved": False,
                            "source": SOURCE_MISSING, "uri": uri})
             continue
-        if not _image_loaded(image):
+        complete = uri is not None and uri in resolution.found \
+            and image_file_complete(resolution.found[uri])  # no decoding needed
+        if not complete and not _image_loaded(image):
             broken.append(uri or image.name)
             if not options.raise_on_missing:
                 path = str(resolution.found[uri]) if uri is not None else ""

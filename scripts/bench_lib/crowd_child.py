@@ -76,10 +76,13 @@ def addon_crowd(glbs: list[Path], search: dict[str, Path], work: Path) -> dict:
     t0 = time.perf_counter()
     bpy.ops.wm.save_as_mainfile(filepath=str(blend), compress=False)
     save_s = time.perf_counter() - t0
+    compressed = work / "crowd-compressed.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(compressed), compress=True, copy=True)
     return {"times": times, "rss_mb": rss, "rss_start_mb": rss0,
             "image_datablocks": len(images), "packed": sum(1 for i in images if i.packed_file),
             "distinct_texture_files": len(used), "distinct_texture_bytes": sum(used.values()),
-            "blend_bytes": blend.stat().st_size, "save_seconds": save_s}
+            "blend_bytes": blend.stat().st_size, "save_seconds": save_s,
+            "blend_compressed_bytes": compressed.stat().st_size}
 
 
 def plain_crowd(glb: Path, search: dict[str, Path], work: Path, n: int) -> dict:

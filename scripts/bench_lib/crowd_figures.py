@@ -130,7 +130,8 @@ def figure_crowd(plan: Plan, info: dict[str, Any]) -> list[Row]:
             met=addon["blend_bytes"] <= 1.1 * (textures_bytes + meshes),
             note=(f"textures {textures_bytes / 1e6:.1f} MB once + {n} x "
                   f"{res['mesh_bytes_per_avatar'] / 1e6:.2f} MB of GLB mesh data; "
-                  "uncompressed .blend")),
+                  "uncompressed .blend (saved compressed: "
+                  f"{addon['blend_compressed_bytes'] / 1e6:.1f} MB)")),
         Row(id="6e", figure=f"6 crowd of {n}: resident memory per added avatar", unit="MB",
             measured=per_avatar, baseline=res["mesh_bytes_per_avatar"] / 1e6,
             baseline_kind="its GLB mesh data",
