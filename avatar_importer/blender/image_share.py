@@ -8,8 +8,8 @@ import the importer hands its new images here:
   (sources ``cache`` / ``folder``) is *shareable*. Its key is the SHA-256 of the file's
   content plus the colour space and alpha mode it is used with. When the .blend already
   holds an image with that key (``SHARE_KEY`` custom property, saved with the .blend, so
-  a .blend reopened from disk is matched too), every user of the new image is remapped to
-  it and the new one is deleted: one datablock, packed once, copied once by Make Portable.
+  a .blend reopened from disk is matched too), the new materials' image nodes are pointed
+  at it and the new one is deleted: one datablock, packed once, copied once by Make Portable.
   Otherwise the new image is tagged with its key and becomes the one later imports reuse;
 * images that belong to one avatar (embedded in the GLB, beside the model in its own export
   folder, from its archive: its face) are never shared; neither are materials (recolouring
@@ -96,13 +96,13 @@ class ShareIndex:
 class ShareOutcome:
     reused: dict[str, str] = field(default_factory=dict)  # new image name -> existing name
     tagged: list[str] = field(default_factory=list)  # new images now shared by later imports
-    duplicates: list[Any] = field(default_factory=list)  # remapped, to delete
+    duplicates: list[tuple[Any, Any]] = field(default_factory=list)  # (new, shared) pairs
 
 
 def reuse_or_tag(image: Any, path: Path | str, source: str, index: ShareIndex,
                  outcome: ShareOutcome) -> Any | None:
-    """For one new image loaded from ``path``: the existing image now used instead (its users
-    remapped; the new one is queued in ``outcome.duplicates``), or None when it stays (tagged
+    """For one new image loaded from ``path``: the existing image to use instead (the pair is
+    queued in ``outcome.duplicates`` for ``drop_duplicates``), or None when it stays (tagged
     with its key when shareable). Unreadable files are left to the caller's check."""
     if source not in SHARED_SOURCES:
         return None
@@ -117,16 +117,28 @@ def reuse_or_tag(image: Any, path: Path | str, source: str, index: ShareIndex,
         outcome.tagged.append(image.name)
         return None
     outcome.reused[image.name] = existing.name
-    image.user_remap(existing)
-    outcome.duplicates.append(image)
+    outcome.duplicates.append((image, existing))
     return existing
 
 
-def drop_duplicates(outcome: ShareOutcome) -> None:
-    """Delete the remapped new images, all at once (one pass over ``bpy.data``)."""
-    doomed = [img for img in outcome.duplicates if img.users == 0]
-    if doomed:
-        bpy.data.batch_remove(doomed)
+def drop_duplicates(outcome: ShareOutcome, trees: Iterable[Any]) -> None:
+    """Point the image nodes of ``trees`` (the import's new materials' and node groups'
+    node trees: the only users of its new images) at the shared images, then delete the
+    new duplicates. ``ID.user_remap`` and ``batch_remove`` would each scan all of
+    ``bpy.data``, a cost that grows with the crowd; this touches only the new avatar."""
+    swap = {new.as_pointer(): existing for new, existing in outcome.duplicates}
+    if swap:
+        for tree in trees:
+            for node in tree.nodes:
+                image = getattr(node, "image", None)
+                if image is not None and image.as_pointer() in swap:
+                    node.image = swap[image.as_pointer()]
+    for new, existing in outcome.duplicates:
+        if new.users == 0:
+            bpy.data.images.remove(new, do_unlink=False)  # nothing uses it: no scan
+        else:  # a user we do not know of: the general (slower) way
+            new.user_remap(existing)
+            bpy.data.images.remove(new)
     outcome.duplicates = []
 
 

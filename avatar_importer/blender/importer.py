@@ -414,7 +414,8 @@ def _verify_images(
         image.filepath_raw = str(original)  # the staged copy disappears after import
         images.append({"name": image.name, "filepath": str(original), "resolved": True,
                        "source": resolution.source[uri]})
-    image_share.drop_duplicates(shared)
+    trees = [m.node_tree for m in new_since(snapshot, "materials") if m.node_tree is not None]
+    image_share.drop_duplicates(shared, [*trees, *new_since(snapshot, "node_groups")])
     if broken and options.raise_on_missing:
         raise ImportFailed(
             f"{len(broken)} texture(s) could not be loaded: " + ", ".join(sorted(broken))
