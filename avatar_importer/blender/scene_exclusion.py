@@ -28,8 +28,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import bpy
-
 
 @dataclass
 class Excluded:
@@ -37,10 +35,10 @@ class Excluded:
 
     view_layer: Any
     collections: list[Any] = field(default_factory=list)  # Collection datablocks we excluded
-    hidden: set[str] = field(default_factory=set)  # object names hidden in the view layer
-    selected: set[str] = field(default_factory=set)  # object names selected
-    objects: list[str] = field(default_factory=list)  # every object whose base we dropped
-    active: str | None = None
+    # every object whose base excluding drops, with (hidden, selected) in the view layer;
+    # held by reference: a lookup by name scans all objects, for each of them
+    objects: list[tuple[Any, bool, bool]] = field(default_factory=list)
+    active: Any = None
 
 
 def _avatar_layers(root: Any, marker: str) -> Iterator[Any]:
@@ -70,20 +68,19 @@ def exclude_avatars(view_layer: Any, marker: str) -> Excluded:
     layers = list(_avatar_layers(view_layer.layer_collection, marker))
     if not layers:
         return state
-    active = view_layer.objects.active
-    state.active = active.name if active is not None else None
-    seen: set[str] = set()
+    state.active = view_layer.objects.active
+    seen: set[int] = set()
     for layer in layers:
         for obj in layer.collection.all_objects:
-            if obj.name in seen:
+            if obj.as_pointer() in seen:
                 continue
-            seen.add(obj.name)
-            state.objects.append(obj.name)
-            with contextlib.suppress(RuntimeError):  # not in this view layer
-                if obj.hide_get(view_layer=view_layer):
-                    state.hidden.add(obj.name)
-                if obj.select_get(view_layer=view_layer):
-                    state.selected.add(obj.name)
+            seen.add(obj.as_pointer())
+            try:
+                flags = (obj.hide_get(view_layer=view_layer),
+                         obj.select_get(view_layer=view_layer))
+            except RuntimeError:  # not in this view layer
+                continue
+            state.objects.append((obj, *flags))
     for layer in layers:
         state.collections.append(layer.collection)
         layer.exclude = True
@@ -98,19 +95,15 @@ def restore(state: Excluded) -> None:
             layer = _find_layer(view_layer.layer_collection, collection)
             if layer is not None:
                 layer.exclude = False
-    for name in state.objects:
-        obj = bpy.data.objects.get(name)
-        if obj is None:
-            continue
-        with contextlib.suppress(RuntimeError):
-            if obj.hide_get(view_layer=view_layer) != (name in state.hidden):
-                obj.hide_set(name in state.hidden, view_layer=view_layer)
-            if obj.select_get(view_layer=view_layer) != (name in state.selected):
-                obj.select_set(name in state.selected, view_layer=view_layer)
+    for obj, hidden, selected in state.objects:
+        with contextlib.suppress(RuntimeError, ReferenceError):
+            if obj.hide_get(view_layer=view_layer) != hidden:
+                obj.hide_set(hidden, view_layer=view_layer)
+            if obj.select_get(view_layer=view_layer) != selected:
+                obj.select_set(selected, view_layer=view_layer)
     if state.active is not None and view_layer.objects.active is None:
-        obj = bpy.data.objects.get(state.active)
-        with contextlib.suppress(RuntimeError, TypeError, ValueError):
-            view_layer.objects.active = obj
+        with contextlib.suppress(RuntimeError, ReferenceError, TypeError, ValueError):
+            view_layer.objects.active = state.active
     state.collections = []
     state.objects = []
 
