@@ -5,8 +5,11 @@ uses (a crowd of 40 sharing 19 files made 760 images, each packed separately). A
 import the importer hands its new images here:
 
 * an image whose file came from the static-resource cache or a shared texture folder
-  (sources ``cache`` / ``folder``) is *shareable*. Its key is the SHA-256 of the file's
-  content plus the colour space and alpha mode it is used with. When the .blend already
+  (sources ``cache`` / ``folder``) is *shareable*. Its key names the file: for a cache
+  file, the cache entry itself (absolute path, size, modification time: a cache entry is
+  written once, atomically, and never changed; a stat, no reading); for a file from a
+  folder, the SHA-256 of its content (identical files anywhere are one image). The colour
+  space and alpha mode it is used with are part of the key. When the .blend already
   holds an image with that key (``SHARE_KEY`` custom property, saved with the .blend, so
   a .blend reopened from disk is matched too), the new materials' image nodes are pointed
   at it and the new one is deleted: one datablock, packed once, copied once by Make Portable.
@@ -61,9 +64,16 @@ def file_digest(path: Path | str) -> str:
     return digest
 
 
-def share_key(image: Any, path: Path | str) -> str:
+def cache_entry_key(path: Path | str) -> str:
+    """``cache:<absolute path>|<size>|<mtime_ns>``: a static-resource cache entry."""
+    st = os.stat(path)
+    return f"cache:{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}"
+
+
+def share_key(image: Any, path: Path | str, source: str) -> str:
     colorspace = getattr(getattr(image, "colorspace_settings", None), "name", "")
-    return f"{file_digest(path)}|{colorspace}|{getattr(image, 'alpha_mode', '')}"
+    ident = cache_entry_key(path) if source == "cache" else file_digest(path)
+    return f"{ident}|{colorspace}|{getattr(image, 'alpha_mode', '')}"
 
 
 def _usable(image: Any) -> bool:
@@ -107,7 +117,7 @@ def reuse_or_tag(image: Any, path: Path | str, source: str, index: ShareIndex,
     if source not in SHARED_SOURCES:
         return None
     try:
-        key = share_key(image, path)
+        key = share_key(image, path, source)
     except OSError:
         return None
     existing = index.by_key.get(key)

@@ -80,19 +80,20 @@ def test_two_avatars_share_each_static_image_and_the_blend_holds_it_once(
                 for s in o.material_slots}
     assert ada_mats and not ada_mats & bob_mats
 
-    # packed once: no two images hold the same bytes; every cache file is packed
+    # packed once: one packed image per cache file used, plus the two faces
     packed = [bytes(img.packed_file.data) for img in file_images() if img.packed_file]
-    assert len(packed) == len(file_images()) and len(set(packed)) == len(packed)
     used = {Path(i["filepath"]) for i in ada.images if i["source"] == "cache"}
     assert len(used) >= 10
+    assert len(packed) == len(file_images()) == len(used) + 2
     for path in used:
         assert path.read_bytes() in packed, path.name
     # and the saved .blend holds each static texture's bytes once
     blend = tmp_path / "crowd.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(blend), compress=False)
     data = blend.read_bytes()
-    for body in {path.read_bytes() for path in used}:
-        assert data.count(body) == 1
+    bodies = [path.read_bytes() for path in used]
+    for body in bodies:  # files of identical content are each held once, no more
+        assert data.count(body) == bodies.count(body)
 
 
 def test_a_failed_second_import_leaves_the_first_avatars_images_intact(
@@ -190,3 +191,26 @@ def test_a_failed_import_restores_earlier_avatars_and_the_selection(tmp_path: Pa
     assert bpy.context.view_layer.objects.active == chosen
     lc = bpy.context.view_layer.layer_collection.children["Ada"]
     assert lc.exclude is False
+
+
+def test_identical_textures_from_folders_are_one_image(tmp_path: Path) -> None:
+    """File > Import style: shared textures found in a folder (not the cache) are matched by
+    content, wherever the folder is."""
+    glbs = []
+    for name in ("ada", "bob"):
+        source = write_sandbox_avatar(tmp_path / name / "src")
+        textures = tmp_path / name / "textures"
+        textures.mkdir()
+        for texture in source.parent.glob("*.png"):
+            texture.rename(textures / texture.name)
+        glbs.append((source, textures))
+    ada = import_avatar_glb(glbs[0][0], name="Ada", search=[glbs[0][1]])
+    count = len(bpy.data.images)
+    bob = import_avatar_glb(glbs[1][0], name="Bob", search=[glbs[1][1]])
+    assert len(bpy.data.images) == count
+    assert {i["source"] for i in ada.images} == {"folder"}
+    assert all(i.get("shared") for i in bob.images)
+    ada_images, bob_images = images_of("Ada"), images_of("Bob")
+    assert ada_images.keys() == bob_images.keys()
+    for name, image in bob_images.items():
+        assert Path(image.filepath).name == name
