@@ -34,32 +34,36 @@ class Excluded:
     """What ``earlier_avatars_excluded`` changed, to be put back."""
 
     view_layer: Any
-    collections: list[Any] = field(default_factory=list)  # Collection datablocks we excluded
+    # layer collections we excluded, as paths of collection names from the view layer's root
+    # (one collection linked in two places has two layer collections)
+    paths: list[tuple[str, ...]] = field(default_factory=list)
     # every object whose base excluding drops, with (hidden, selected) in the view layer;
     # held by reference: a lookup by name scans all objects, for each of them
     objects: list[tuple[Any, bool, bool]] = field(default_factory=list)
     active: Any = None
 
 
-def _avatar_layers(root: Any, marker: str) -> Iterator[Any]:
-    """Included layer collections whose collection carries ``marker`` (not below them)."""
+def _avatar_layers(root: Any, marker: str,
+                   path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """Included layer collections whose collection carries ``marker`` (not below them),
+    with their paths."""
     for child in root.children:
         if child.exclude:
             continue
+        here = (*path, child.name)
         if child.collection.get(marker) is not None:
-            yield child
+            yield here, child
         else:
-            yield from _avatar_layers(child, marker)
+            yield from _avatar_layers(child, marker, here)
 
 
-def _find_layer(root: Any, collection: Any) -> Any | None:
-    if root.collection == collection:
-        return root
-    for child in root.children:
-        found = _find_layer(child, collection)
-        if found is not None:
-            return found
-    return None
+def _layer_at(root: Any, path: tuple[str, ...]) -> Any | None:
+    layer = root
+    for name in path:
+        layer = layer.children.get(name)
+        if layer is None:
+            return None
+    return layer
 
 
 def exclude_avatars(view_layer: Any, marker: str) -> Excluded:
@@ -70,7 +74,7 @@ def exclude_avatars(view_layer: Any, marker: str) -> Excluded:
         return state
     state.active = view_layer.objects.active
     seen: set[int] = set()
-    for layer in layers:
+    for _path, layer in layers:
         for obj in layer.collection.all_objects:
             if obj.as_pointer() in seen:
                 continue
@@ -81,8 +85,8 @@ def exclude_avatars(view_layer: Any, marker: str) -> Excluded:
             except RuntimeError:  # not in this view layer
                 continue
             state.objects.append((obj, *flags))
-    for layer in layers:
-        state.collections.append(layer.collection)
+    for path, layer in layers:
+        state.paths.append(path)
         layer.exclude = True
     return state
 
@@ -90,9 +94,9 @@ def exclude_avatars(view_layer: Any, marker: str) -> Excluded:
 def restore(state: Excluded) -> None:
     """Put back everything ``exclude_avatars`` changed (idempotent)."""
     view_layer = state.view_layer
-    for collection in state.collections:
+    for path in state.paths:
         with contextlib.suppress(ReferenceError, RuntimeError, AttributeError):
-            layer = _find_layer(view_layer.layer_collection, collection)
+            layer = _layer_at(view_layer.layer_collection, path)
             if layer is not None:
                 layer.exclude = False
     for obj, hidden, selected in state.objects:
@@ -104,7 +108,7 @@ def restore(state: Excluded) -> None:
     if state.active is not None and view_layer.objects.active is None:
         with contextlib.suppress(RuntimeError, ReferenceError, TypeError, ValueError):
             view_layer.objects.active = state.active
-    state.collections = []
+    state.paths = []
     state.objects = []
 
 

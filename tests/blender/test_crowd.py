@@ -155,6 +155,9 @@ def test_earlier_avatars_look_exactly_as_before_after_the_next_import(tmp_path: 
     meshes[0].hide_set(True)
     meshes[1].hide_viewport = True
     layers["Ada"].hide_viewport = True
+    group = bpy.data.collections.new("Crowd")  # Ada is also linked inside a user collection
+    bpy.context.scene.collection.children.link(group)
+    group.children.link(bpy.data.collections["Ada"])
     before = {o.name: (o.hide_get(), o.hide_viewport, o.visible_get()) for o in ada_objects}
 
     cid = import_avatar_glb(cid_glb, name="Cid", search=[cid_map])
@@ -162,6 +165,7 @@ def test_earlier_avatars_look_exactly_as_before_after_the_next_import(tmp_path: 
     layers = {lc.collection.name: lc for lc in view_layer.layer_collection.children}
     assert layers["Bob"].exclude is True and layers["Ada"].exclude is False
     assert layers["Ada"].hide_viewport is True and layers["Cid"].exclude is False
+    assert layers["Crowd"].children["Ada"].exclude is False
     after = {o.name: (o.hide_get(), o.hide_viewport, o.visible_get()) for o in ada_objects}
     assert after == before
     # the new avatar is the selection, its armature active
