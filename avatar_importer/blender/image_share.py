@@ -131,6 +131,15 @@ def reuse_or_tag(image: Any, path: Path | str, source: str, index: ShareIndex,
     return existing
 
 
+def untag(image: Any, index: ShareIndex) -> None:
+    """Withdraw a new image from sharing (its file did not load)."""
+    key = image.get(SHARE_KEY)  # type: ignore[func-returns-value]
+    if isinstance(key, str):
+        del image[SHARE_KEY]
+        if index.by_key.get(key) == image:
+            del index.by_key[key]
+
+
 def drop_duplicates(outcome: ShareOutcome, trees: Iterable[Any]) -> None:
     """Point the image nodes of ``trees`` (the import's new materials' and node groups'
     node trees: the only users of its new images) at the shared images, then delete the

@@ -296,7 +296,7 @@ def import_avatar_glb(
                                                  options)
                 result = _finish(ctx, collection, attempt, images, missing, options,
                                  glb_path, pack_images)
-        _select_avatar(ctx, view_layer, result)
+        _select_avatar(ctx, view_layer, new_since(attempt.snapshot, "objects"), result)
         result.seconds = time.perf_counter() - started
         store_report(collection, result)
         return result
@@ -398,6 +398,7 @@ def _verify_images(
         complete = uri is not None and uri in resolution.found \
             and image_file_complete(resolution.found[uri])  # no decoding needed
         if not complete and not _image_loaded(image):
+            image_share.untag(image, index)  # never offered to later imports
             broken.append(uri or image.name)
             if not options.raise_on_missing:
                 path = str(resolution.found[uri]) if uri is not None else ""
@@ -476,15 +477,15 @@ def _finish(
     return result
 
 
-def _select_avatar(ctx: Any, view_layer: Any, result: ImportResult) -> None:
+def _select_avatar(ctx: Any, view_layer: Any, objects: list[Any],
+                   result: ImportResult) -> None:
     """The new avatar becomes the selection, its armature (else first object) active."""
     for obj in ctx.scene.objects:
         if obj.select_get(view_layer=view_layer):
             obj.select_set(False, view_layer=view_layer)
-    objects = [bpy.data.objects[name] for name in result.objects]
     for obj in objects:
         obj.select_set(True, view_layer=view_layer)
-    main = bpy.data.objects.get(result.armature) if result.armature else None
+    main = next((o for o in objects if o.name == result.armature), None)
     view_layer.objects.active = main if main is not None else objects[0]
 
 
