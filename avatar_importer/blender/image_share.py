@@ -11,7 +11,9 @@ import the importer hands its new images here:
   folder, the SHA-256 of its content (identical files anywhere are one image). The colour
   space and alpha mode it is used with are part of the key. When the .blend already
   holds an image with that key (``SHARE_KEY`` custom property, saved with the .blend, so
-  a .blend reopened from disk is matched too), the new materials' image nodes are pointed
+  a .blend reopened from disk is matched too: on the machine whose cache entry it names,
+  anywhere for folder files; a cache entry fetched again is a new key, hence a new image
+  for the avatars imported after it), the new materials' image nodes are pointed
   at it and the new one is deleted: one datablock, packed once, copied once by Make Portable.
   Otherwise the new image is tagged with its key and becomes the one later imports reuse;
 * images that belong to one avatar (embedded in the GLB, beside the model in its own export
@@ -19,8 +21,8 @@ import the importer hands its new images here:
   one avatar must not recolour the crowd).
 
 An existing image is reused only when its pixels can still be had (packed, or its file is
-there) and it has no unsaved paint (``is_dirty``). The content key of a file is computed
-once per process for a given (device, inode, size, mtime); cache files never change.
+there) and it has no unsaved paint (``is_dirty``). The content digest of a folder file is
+computed once per process for a given (device, inode, size, mtime).
 
 Rollback: only datablocks created after the import's snapshot are ever removed, so a failed
 import never removes an image another avatar uses.
@@ -32,7 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,23 +46,20 @@ SHARE_KEY = "avatar_importer_share_key"
 #: report ``source`` values of files shared between avatars (see core.glb)
 SHARED_SOURCES = frozenset({"cache", "folder"})
 
+#: content digests already computed in this process (main thread only, like the rest)
 _digests: dict[tuple[int, int, int, int], str] = {}
-_digests_lock = threading.Lock()  # the digest memo may be filled from a worker (prefetch)
 
 
 def file_digest(path: Path | str) -> str:
     """``sha256:<hex>`` of the file's content; memoised per (device, inode, size, mtime)."""
     st = os.stat(path)
     ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-    with _digests_lock:
-        known = _digests.get(ident)
-    if known is not None:
-        return known
-    with open(path, "rb") as handle:
-        digest = "sha256:" + hashlib.file_digest(handle, "sha256").hexdigest()
-    with _digests_lock:
-        _digests[ident] = digest
-    return digest
+    known = _digests.get(ident)
+    if known is None:
+        with open(path, "rb") as handle:
+            known = _digests[ident] = "sha256:" + hashlib.file_digest(handle,
+                                                                      "sha256").hexdigest()
+    return known
 
 
 def cache_entry_key(path: Path | str) -> str:
