@@ -290,6 +290,9 @@ def import_avatar_glb(
             prepared = prepare_for_import(glb_path, resolution, Path(staging),
                                           allow_missing=not raise_on_missing, glb=parsed)
             expected = _expected_image_paths(prepared, glb_path, resolution, image_uris)
+            if ctx.object is not None and ctx.object.mode != "OBJECT":
+                # before excluding anything: an object in edit mode writes its edits back
+                bpy.ops.object.mode_set(mode="OBJECT")
             with scene_exclusion.earlier_avatars_excluded(view_layer, REPORT_PROPERTY):
                 collection = _run_importer(ctx, scene, view_layer, attempt, prepared, name)
                 images, missing = _verify_images(attempt.snapshot, expected, resolution,
@@ -324,8 +327,6 @@ def _plain(exc: BaseException) -> str:
 def _run_importer(
     ctx: Any, scene: Any, view_layer: Any, attempt: _Attempt, prepared: Path, name: str,
 ) -> Any:
-    if ctx.object is not None and ctx.object.mode != "OBJECT":
-        bpy.ops.object.mode_set(mode="OBJECT")
     collection = bpy.data.collections.new(name)
     scene.collection.children.link(collection)
     layer = _find_layer_collection(view_layer.layer_collection, collection)

@@ -218,3 +218,22 @@ def test_identical_textures_from_folders_are_one_image(tmp_path: Path) -> None:
     assert ada_images.keys() == bob_images.keys()
     for name, image in bob_images.items():
         assert Path(image.filepath).name == name
+
+
+def test_importing_while_an_earlier_avatar_is_in_edit_mode(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    ada_glb, ada_map = export_with_cache(tmp_path, "ada", cache)
+    bob_glb, bob_map = export_with_cache(tmp_path, "bob", cache)
+    ada = import_avatar_glb(ada_glb, name="Ada", search=[ada_map])
+    head = next(bpy.data.objects[n] for n in ada.objects if n.startswith("AvatarHead"))
+    for obj in bpy.context.scene.objects:
+        obj.select_set(obj == head)
+    bpy.context.view_layer.objects.active = head
+    bpy.ops.object.mode_set(mode="EDIT")
+    bpy.ops.mesh.select_all(action="SELECT")
+    bpy.ops.transform.translate(value=(0.0, 0.0, 1.0))  # an edit not yet written back
+    z_before = max(v.co.z for v in head.data.vertices)
+    bob = import_avatar_glb(bob_glb, name="Bob", search=[bob_map])
+    assert head.mode == "OBJECT" and bob.objects
+    assert max(v.co.z for v in head.data.vertices) > z_before + 0.5  # the edit was kept
+    assert bpy.context.view_layer.layer_collection.children["Ada"].exclude is False
