@@ -16,7 +16,15 @@ measured / baseline:
 4. responsiveness: longest main-thread ``pump`` tick and resident-memory growth while a
    200 MB export downloads (vs fetching it with ``requests.get`` on the main thread);
 5. polling: status requests per avatar vs ``ceil(compute / poll interval)``;
-6. retarget: a 600-frame walk onto the sandbox avatar, the add-on's computed keys vs
+6. crowd: 100 avatars (quick: 30) into one scene: import time of the last 10 vs the first
+   10 (add-on, and the plain importer beside it), image datablocks vs distinct files, the
+   packed .blend vs distinct texture + mesh bytes, resident memory per avatar;
+7. realistic avatar (2K.jpg textures at real sizes, generated once per profile with a bpy
+   venv into ~/.cache/avatar_importer/bench-textures): download complete -> in the scene
+   vs a plain import; its static textures with 50 ms latency and a 20 MB/s link: the
+   add-on's fetch vs the bandwidth floor and vs the seed's one-by-one loop;
+8. batch of 100 photos at 20 s of compute (quick: clock x0.1): wall vs compute + 15 s.
+9. retarget: a 600-frame walk onto the sandbox avatar, the add-on's computed keys vs
    Copy Rotation constraints baked with ``nla.bake`` (needs a ``bpy`` venv).
 
 ``--quick`` (under two minutes on two cores) runs fewer repetitions and figure 3 on a
@@ -41,6 +49,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_lib.common import SCHEMA, Row, machine_info, machine_line, skipped, table
+from bench_lib.crowd_figures import figure_batch100, figure_crowd, figure_realistic
 from bench_lib.figures import (
     Plan,
     figure_batch,
@@ -52,7 +61,8 @@ from bench_lib.figures import (
 )
 from bench_lib.retarget_figure import figure_retarget
 
-FIGURES = ("import", "statics", "batch", "responsiveness", "retarget")
+FIGURES = ("import", "statics", "batch", "responsiveness", "crowd", "realistic", "batch100",
+           "retarget")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -137,8 +147,16 @@ def main(argv: list[str] | None = None) -> int:
         run("responsiveness", lambda: figure_responsiveness(plan),
             [Row("4a", "4 longest main-thread pump tick", "ms", target="<= 5 ms"),
              Row("4b", "4 resident memory growth", "MB", target="<= 50 MB")])
+        run("crowd", lambda: figure_crowd(plan, info),
+            [Row("6a", "6 crowd: import time, last 10 vs first 10", "s", target="<= 1.3x")])
+        run("realistic", lambda: figure_realistic(plan, info),
+            [Row("7a", "7 2K avatar: download complete -> in the scene", "s",
+                 target="<= 1.15x"),
+             Row("7b", "7 2K statics: fetch vs bandwidth floor", "s", target="<= 1.2x")])
+        run("batch100", lambda: figure_batch100(plan),
+            [Row("8", "8 batch of 100: wall vs compute time", "s", target="<= compute + 15 s")])
         run("retarget", lambda: figure_retarget(plan, info),
-            [Row("6", "6 retarget 52 bones: keys vs nla.bake", "s", target="<= 0.75x")])
+            [Row("9", "9 retarget 52 bones: keys vs nla.bake", "s", target="<= 0.75x")])
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

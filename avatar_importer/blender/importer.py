@@ -15,7 +15,12 @@ Main thread only. The steps:
    expected (``missing_dir``), so the importer's own console lines ("Cannot read ...")
    never name the temporary folder.
 4. Snapshot ``bpy.data``, import into a fresh collection named after the avatar (made the
-   active collection for the duration), verify every new image really loaded.
+   active collection for the duration) with earlier avatars excluded from the view layer
+   meanwhile (``scene_exclusion``: restored exactly afterwards), so the cost of an import
+   does not grow with the crowd. Shared static textures already in the .blend are reused
+   (``image_share``: one datablock per distinct file, packed once); every other new image
+   is verified loadable: a complete PNG/JPEG/WebP file (``core.image_check``, no decoding),
+   else decoded by Blender. Packing happens after sharing, so each file is packed once.
 5. Per-part material fix-ups (``materials``), a tidy scene (``scene_tidy``: armature
    named after the avatar, meshes under it, optional cursor placement and real-size
    scaling) and, when hair is present, enough Cycles transparent bounces.
@@ -56,7 +61,8 @@ from ..core.glb import (
     staged_names,
     uri_to_relpath,
 )
-from . import compat, materials, scene_tidy
+from ..core.image_check import image_file_complete
+from . import compat, image_share, materials, scene_exclusion, scene_tidy
 
 #: bpy.data collections an import can add to; all are diffed against a snapshot
 TRACKED_DATA = (
@@ -312,11 +318,19 @@ def import_avatar_glb(
                                           missing_paths=expected_at)
             expected = _expected_image_paths(prepared, glb_path, resolution, image_uris,
                                              expected_at)
-            collection = _run_importer(ctx, scene, view_layer, attempt, prepared, name,
-                                       pack_images)
-            images, missing = _verify_images(attempt.snapshot, expected, resolution, options)
-        return _finish(ctx, view_layer, collection, attempt, images, missing, options,
-                       glb_path, started)
+            if ctx.object is not None and ctx.object.mode != "OBJECT":
+                # before excluding anything: an object in edit mode writes its edits back
+                bpy.ops.object.mode_set(mode="OBJECT")
+            with scene_exclusion.earlier_avatars_excluded(view_layer, REPORT_PROPERTY):
+                collection = _run_importer(ctx, scene, view_layer, attempt, prepared, name)
+                images, missing = _verify_images(attempt.snapshot, expected, resolution,
+                                                 options)
+                result = _finish(ctx, collection, attempt, images, missing, options,
+                                 glb_path, pack_images)
+        _select_avatar(ctx, view_layer, new_since(attempt.snapshot, "objects"), result)
+        result.seconds = time.perf_counter() - started
+        store_report(collection, result)
+        return result
     except BaseException as exc:
         _rollback(attempt)
         if isinstance(exc, ImportFailed) or not isinstance(exc, Exception):
@@ -340,10 +354,7 @@ def _plain(exc: BaseException) -> str:
 
 def _run_importer(
     ctx: Any, scene: Any, view_layer: Any, attempt: _Attempt, prepared: Path, name: str,
-    pack_images: bool,
 ) -> Any:
-    if ctx.object is not None and ctx.object.mode != "OBJECT":
-        bpy.ops.object.mode_set(mode="OBJECT")
     collection = bpy.data.collections.new(name)
     scene.collection.children.link(collection)
     layer = _find_layer_collection(view_layer.layer_collection, collection)
@@ -352,7 +363,7 @@ def _run_importer(
     compat.ensure_numpy_bool_alias()
     kwargs = compat.gltf_import_kwargs(
         filepath=str(prepared),
-        import_pack_images=pack_images,
+        import_pack_images=False,  # packed after sharing (image_share.pack_once)
         import_shading="NORMALS",
         disable_bone_shape=True,  # no helper sphere object in a hidden collection
         import_scene_as_collection=False,  # 4.5+: put objects straight into ours
@@ -394,15 +405,29 @@ def _verify_images(
     when ``raise_on_missing`` is off; otherwise an unloadable image raises)."""
     images: list[dict] = []
     broken: list[str] = []
-    for image in new_since(snapshot, "images"):
+    new_images = new_since(snapshot, "images")
+    index = image_share.ShareIndex.build(exclude=new_images)
+    shared = image_share.ShareOutcome()
+    for image in new_images:
         uri = expected.get(_norm(image.filepath)) if image.filepath else None
+        if uri is not None and uri in resolution.found:
+            existing = image_share.reuse_or_tag(image, resolution.found[uri],
+                                                resolution.source[uri], index, shared)
+            if existing is not None:  # already in the .blend (and checked when it came)
+                images.append({"name": existing.name, "filepath": str(resolution.found[uri]),
+                               "resolved": True, "source": resolution.source[uri],
+                               "shared": True})
+                continue
         if uri is not None and uri not in resolution.found:  # a missing image's placeholder
             hint = options.missing_dir / uri_to_relpath(uri).name
             image.filepath_raw = str(hint)
             images.append({"name": image.name, "filepath": str(hint), "resolved": False,
                            "source": SOURCE_MISSING, "uri": uri})
             continue
-        if not _image_loaded(image):
+        complete = uri is not None and uri in resolution.found \
+            and image_file_complete(resolution.found[uri])  # no decoding needed
+        if not complete and not _image_loaded(image):
+            image_share.untag(image, index)  # never offered to later imports
             broken.append(uri or image.name)
             if not options.raise_on_missing:
                 path = str(resolution.found[uri]) if uri is not None else ""
@@ -419,6 +444,8 @@ def _verify_images(
         image.filepath_raw = str(original)  # the staged copy disappears after import
         images.append({"name": image.name, "filepath": str(original), "resolved": True,
                        "source": resolution.source[uri]})
+    trees = [m.node_tree for m in new_since(snapshot, "materials") if m.node_tree is not None]
+    image_share.drop_duplicates(shared, [*trees, *new_since(snapshot, "node_groups")])
     if broken and options.raise_on_missing:
         raise ImportFailed(
             f"{len(broken)} texture(s) could not be loaded: " + ", ".join(sorted(broken))
@@ -428,8 +455,8 @@ def _verify_images(
 
 
 def _finish(
-    ctx: Any, view_layer: Any, collection: Any, attempt: _Attempt, images: list[dict],
-    missing: list[str], options: _Options, glb_path: Path, started: float,
+    ctx: Any, collection: Any, attempt: _Attempt, images: list[dict], missing: list[str],
+    options: _Options, glb_path: Path, pack_images: bool,
 ) -> ImportResult:
     snapshot = attempt.snapshot
     objects = new_since(snapshot, "objects")
@@ -456,20 +483,16 @@ def _finish(
             scene_changes.append(f"Cycles transparent bounces raised {raised[0]} -> "
                                  f"{raised[1]} for the hair")
     scene_tidy.tag_images(new_since(snapshot, "images"), collection.name)
+    if pack_images:  # each file once: a shared image is packed by the first avatar only
+        reused = [bpy.data.images.get(i["name"]) for i in images if i.get("shared")]
+        image_share.pack_once([*new_since(snapshot, "images"), *filter(None, reused)])
     armatures = [o for o in objects if o.type == "ARMATURE"]
     shape_keys: dict[str, int] = {}
     for obj in objects:
         if obj.type == "MESH":
             keys = obj.data.shape_keys
             shape_keys[obj.name] = max(len(keys.key_blocks) - 1, 0) if keys else 0
-    for obj in ctx.scene.objects:
-        if obj.select_get(view_layer=view_layer):
-            obj.select_set(False, view_layer=view_layer)
-    for obj in objects:
-        obj.select_set(True, view_layer=view_layer)
     main = scene_tidy.main_armature(objects)
-    active = main if main is not None else objects[0]
-    view_layer.objects.active = active
     result = ImportResult(
         collection_name=collection.name,
         objects=[o.name for o in objects],
@@ -477,7 +500,7 @@ def _finish(
         images=images,
         shape_keys=shape_keys,
         bone_count=sum(len(a.data.bones) for a in armatures),
-        seconds=time.perf_counter() - started,
+        seconds=0.0,
         parts=fix.parts,
         materials=fix.materials,
         missing_images=missing,
@@ -486,7 +509,6 @@ def _finish(
         scene_changes=scene_changes,
         source_file=str(glb_path),
     )
-    store_report(collection, result)
     return result
 
 
@@ -501,6 +523,18 @@ def _missing_by_use(missing: list[str], images: list[dict]) -> tuple[list[str], 
         if uri in missing and image is not None and image.users > 0:
             used.add(uri)
     return [u for u in missing if u in used], [u for u in missing if u not in used]
+
+
+def _select_avatar(ctx: Any, view_layer: Any, objects: list[Any],
+                   result: ImportResult) -> None:
+    """The new avatar becomes the selection, its armature (else first object) active."""
+    for obj in ctx.scene.objects:
+        if obj.select_get(view_layer=view_layer):
+            obj.select_set(False, view_layer=view_layer)
+    for obj in objects:
+        obj.select_set(True, view_layer=view_layer)
+    main = next((o for o in objects if o.name == result.armature), None)
+    view_layer.objects.active = main if main is not None else objects[0]
 
 
 def store_report(collection: Any, result: ImportResult) -> None:

@@ -217,6 +217,8 @@ class Handler(BaseHTTPRequestHandler):
         sent = 0
         while sent < limit:
             piece = body[sent : min(limit, sent + step)]
+            if self.sandbox.link is not None:  # the shared bandwidth cap (link.py)
+                self.sandbox.link.take(len(piece))
             self.wfile.write(piece)
             sent += len(piece)
             if rate:

@@ -56,7 +56,9 @@ from .catalogue import ExportChoice, export_choice
 from .faults import Faults
 from .handler import Handler as _Handler
 from .handler import Server as _Server
+from .link import Link
 from .state import Avatar, Export, State, avatar_progress, export_status
+from .textures import from_folder
 
 __all__ = ["ExportChoice", "RequestRecord", "Sandbox", "SandboxConfig", "export_choice", "main"]
 
@@ -74,6 +76,11 @@ class SandboxConfig:
     separate_static_host: bool = False  # static resources from a second listener
     page_size: int = 100
     extra_archive_bytes: int = 0  # pad export archives with a stored file this big
+    # textures at real sizes: static textures found by basename in this folder are served
+    # instead of the small generated ones (textures.from_folder)
+    texture_dir: Path | None = None
+    # one bandwidth cap shared by every file download (link.py), bytes per second
+    link_bytes_per_second: float | None = None
     # the Avaturn API (avaturn.py): project API token, GLB layout ("auto": split-head for
     # female avatars, else classic; or "classic" / "split_head"), export URL lifetime
     avaturn_token: str = "sandbox-avaturn"
@@ -115,6 +122,8 @@ class Sandbox:
         self.host = _check_loopback(host)
         self.port = port
         self.faults = Faults()
+        rate = self.config.link_bytes_per_second
+        self.link: Link | None = Link(rate) if rate else None
         self.requests_log: list[RequestRecord] = []
         self.verbose = False
         self._log_lock = threading.Lock()
@@ -226,7 +235,7 @@ class Sandbox:
         sample = build_sample_avatar(choice.subtype, profile=choice.profile,
                                      haircut=choice.haircut, outfit=choice.outfit,
                                      blendshapes=choice.blendshapes)
-        self._static_files.update(sample.static_files)
+        self._static_files.update(from_folder(sample.static_files, self.config.texture_dir))
         self._statics[choice] = sorted(sample.static_files)
         return sample.glb
 
@@ -263,6 +272,12 @@ def main(argv: list[str] | None = None, *, wait: Callable[[], None] | None = Non
                         help="serve this GLB instead of the generated avatar")
     parser.add_argument("--separate-static-host", action="store_true",
                         help="serve static resources from a second port")
+    parser.add_argument("--texture-dir", type=Path, default=None,
+                        help="serve the static textures found here (by file name) instead of "
+                             "the small generated ones, e.g. made by "
+                             "scripts/bench_lib/texture_gen.py at real sizes")
+    parser.add_argument("--link-bytes-per-second", type=float, default=None,
+                        help="one bandwidth cap shared by all file downloads")
     parser.add_argument("--client-id", default="sandbox")
     parser.add_argument("--client-secret", default="sandbox")
     parser.add_argument("--quiet", action="store_true", help="do not print each request")
@@ -270,7 +285,9 @@ def main(argv: list[str] | None = None, *, wait: Callable[[], None] | None = Non
     config = SandboxConfig(client_id=args.client_id, client_secret=args.client_secret,
                            compute_seconds=args.compute_seconds,
                            export_seconds=args.export_seconds, model_glb=args.model_glb,
-                           separate_static_host=args.separate_static_host)
+                           separate_static_host=args.separate_static_host,
+                           texture_dir=args.texture_dir,
+                           link_bytes_per_second=args.link_bytes_per_second)
     try:
         sandbox = Sandbox(config, host=args.host, port=args.port)
         sandbox.start()

@@ -7,6 +7,7 @@ import math
 import zlib
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from .glb import parse_glb
@@ -129,4 +130,31 @@ def textures_for_glb(glb: bytes, static_prefix: str, *, texture_px: int = 64) ->
         else:
             style = ("cloth", palette(uri, CLOTH))
         out[f"{prefix}/{uri}"] = paint_texture(style[0], style[1], texture_px)
+    return out
+
+
+# --- textures at real sizes ---------------------------------------------------------------
+
+#: pixel size of each texture resolution named in file names (``<Part>_<Kind>_<res>.<ext>``)
+RESOLUTION_PIXELS = {"512": 512, "1K": 1024, "2K": 2048, "4K": 4096}
+
+
+def resolution_of(basename: str) -> int | None:
+    """Pixel size a static texture's file name announces (``..._2K.jpg`` -> 2048), or None."""
+    stem = basename.rsplit(".", 1)[0]
+    return RESOLUTION_PIXELS.get(stem.rsplit("_", 1)[-1])
+
+
+def from_folder(static: dict[str, bytes], folder: Path | None) -> dict[str, bytes]:
+    """``static`` (URL path -> bytes) with each file found by its basename in ``folder``
+    served instead of the small generated one: how the sandbox serves textures of real
+    pixel sizes and formats (made once per profile by scripts/bench_lib/texture_gen.py,
+    which needs a bpy venv for JPEG/WebP encoding). Files not in the folder stay small."""
+    if folder is None:
+        return static
+    out = dict(static)
+    for path in static:
+        candidate = Path(folder) / path.rsplit("/", 1)[-1]
+        if candidate.is_file():
+            out[path] = candidate.read_bytes()
     return out

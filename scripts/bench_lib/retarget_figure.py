@@ -1,4 +1,4 @@
-"""Figure 6: body retargeting, the add-on's computed keys vs constraints + ``nla.bake``.
+"""Figure 9: body retargeting, the add-on's computed keys vs constraints + ``nla.bake``.
 
 Runs ``bpy_retarget.py`` in a ``bpy`` venv (one process: ``bpy`` imports once). A walk of
 FRAMES frames (20 s at 30 fps; 60 frames in ``--tiny``) onto the sandbox avatar, 52 bones.
@@ -18,13 +18,13 @@ from .figures import LIB, Plan, find_bpy_python
 
 FRAMES = 600
 TARGET = "<= 0.75x"
-TITLE = "6 retarget 52 bones: keys vs nla.bake"
+TITLE = "9 retarget 52 bones: keys vs nla.bake"
 
 
 def figure_retarget(plan: Plan, info: dict[str, Any]) -> list[Row]:
     python, why = find_bpy_python(plan.bpy_python)
     if python is None:
-        return [skipped("6", TITLE, "s", TARGET, why)]
+        return [skipped("9", TITLE, "s", TARGET, why)]
     tiny = plan.import_reps == 1
     frames = 60 if tiny else FRAMES
     reps = 1 if tiny else 3 if plan.quick else 5
@@ -37,12 +37,12 @@ def figure_retarget(plan: Plan, info: dict[str, Any]) -> list[Row]:
                           env=env, capture_output=True, text=True, timeout=900)
     if proc.returncode != 0 or not out.is_file():
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        return [skipped("6", TITLE, "s", TARGET, "bpy child failed: " + " / ".join(tail))]
+        return [skipped("9", TITLE, "s", TARGET, "bpy child failed: " + " / ".join(tail))]
     res = json.loads(out.read_text())
     info["bpy"] = res["bpy_version"]
     addon, base = res["addon_min"], res["baseline_min"]
     return [Row(
-        id="6", figure=TITLE, unit="s", measured=addon, baseline=base,
+        id="9", figure=TITLE, unit="s", measured=addon, baseline=base,
         baseline_kind="constraints + nla.bake", target=TARGET, met=addon / base <= 0.75,
         note=(f"{frames} frames, fastest of {reps} interleaved runs each (medians "
               f"{res['addon_median'] * 1e3:.0f} / {res['baseline_median'] * 1e3:.0f} ms, "

@@ -43,6 +43,7 @@ from avatar_importer.blender.importer import import_avatar_glb  # noqa: E402
 from avatar_importer.core.engine import EngineOptions  # noqa: E402
 from avatar_importer.core.errors import AvatarImporterError  # noqa: E402
 from avatar_importer.core.glb import encode_glb, read_glb  # noqa: E402
+from avatar_importer.core.parallelism import batch_workers  # noqa: E402
 from avatar_importer.sandbox.assets import build_sample_avatar, build_thumbnail  # noqa: E402
 from avatar_importer.sandbox.server import Sandbox, SandboxConfig  # noqa: E402
 
@@ -621,10 +622,11 @@ def _status(pid: int) -> tuple[int, int]:
 
 def test_fifty_photos_in_one_batch(fault, tmp_path):
     opts = EngineOptions()
+    jobs = batch_workers(50)  # the batch runs one job thread per avatar, bounded
     cpus = os.cpu_count() or 1
     row = fault.row("L02", "one batch run with 50 photos (sandbox: compute 1 s, poll 0.2 s)",
                     f"exit 0, 50 done, 50 uploads; threads <= bpy baseline + "
-                    f"{opts.max_parallel} job + {opts.static_workers} static + {cpus} "
+                    f"{jobs} job + {opts.static_workers} static + {cpus} "
                     "Blender task workers (1 per CPU) + 2; RSS <= bpy baseline + 600 MB "
                     f"(50 avatars x ~8 MB + 200 MB); under 90 s")
     once_only()
@@ -633,7 +635,7 @@ def test_fifty_photos_in_one_batch(fault, tmp_path):
                            env=batch_env(tmp_path), timeout=60)
     fields = dict(line.split(":", 1) for line in probe.stdout.splitlines() if ":" in line)
     base_threads, base_rss = int(fields["Threads"]), int(fields["VmRSS"].split()[0])
-    max_threads = base_threads + opts.max_parallel + opts.static_workers + cpus + 2
+    max_threads = base_threads + jobs + opts.static_workers + cpus + 2
     max_rss = base_rss + RSS_BOUND_MB * 1024
     photos = make_photos(tmp_path, 50)
     report = tmp_path / "r.json"

@@ -121,8 +121,8 @@ def check_avatar_in_scene(name: str) -> dict[str, int]:
     keys = len(head.data.shape_keys.key_blocks) - 1
     assert keys >= 51, keys
     images = [img for img in bpy.data.images if img.source == "FILE"]
-    assert images and all(img.has_data for img in images), \
-        [img.name for img in images if not img.has_data]
+    assert images and all(img.size[0] > 0 for img in images), \
+        [img.name for img in images if not img.size[0]]  # its pixels load
     return {"bones": bones, "shape_keys": keys, "images": len(images)}
 
 

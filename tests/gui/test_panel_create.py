@@ -92,7 +92,7 @@ def steps() -> gt.Steps:
     gt.check(nkeys >= 51, f"AvatarHead has {nkeys} shape keys")
     file_images = [img for img in bpy.data.images if img.source == "FILE"]
     gt.check(file_images, "no images")
-    empty = [img.name for img in file_images if not img.has_data]
+    empty = [img.name for img in file_images if not img.size[0]]  # pixels load
     gt.check(not empty, f"images without data: {empty}")
     gt.log(f"scene: {len(objects)} objects, {bones} bones, AvatarHead {nkeys} shape keys, "
            f"{len(file_images)} images with data")
