@@ -34,7 +34,7 @@ from ..core.settings import (
     ServiceSettings,
 )
 from ..core.stages import JobSpec, JobState, Stage
-from . import compat
+from . import compat, manifest_run
 from .wiring import build_engine
 
 
@@ -42,7 +42,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="batch_import.py",
         description="Create avatars from photos with Avatar SDK MetaPerson 2.0 or Avaturn "
-                    "(or the local sandbox) and import them into a .blend.")
+                    "(or the local sandbox) and import them into a .blend.",
+        epilog=manifest_run.HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--service", choices=SERVICES, default="avatarsdk",
                    help="sandbox = Avatar SDK against the local sandbox")
     p.add_argument("--sandbox", action="store_true",
@@ -84,7 +85,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--no-pack", action="store_true",
                    help="reference textures in the cache instead of packing them")
     p.add_argument("--sandbox-compute-seconds", type=float, default=3.0)
+    manifest_run.add_arguments(p)
     args = p.parse_args(argv)
+    manifest_run.check_arguments(p, args)
+    if manifest_run.wanted(args):
+        return args
     if not args.photo and not args.resume and not args.avatar_id:
         p.error("give at least one --photo (or --avatar-id, or --resume)")
     if args.side_photo and len(args.side_photo) != 2:
@@ -100,6 +105,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    if manifest_run.wanted(args):
+        return manifest_run.main(args)
     sandbox = None
     engine = None
     try:

@@ -174,3 +174,11 @@ def material_surface(mat: Any) -> dict[str, Any]:
         "backface_culling": bool(mat.use_backface_culling),
         "see_through_back": bool(mat.show_transparent_back),
     }
+
+
+def set_preview_image(idblock: Any, width: int, height: int, pixels: Any) -> None:
+    """Set ``idblock``'s preview (the Asset Browser's thumbnail) from RGBA floats, without
+    rendering (``asset_generate_preview`` needs a GPU context, absent headless)."""
+    preview = idblock.preview_ensure()
+    preview.image_size = (width, height)
+    preview.image_pixels_float.foreach_set(pixels)
