@@ -175,11 +175,15 @@ def remove_avatar(collection: Any) -> None:
 # --- reading the library, assembling a crowd -----------------------------------------
 
 
-def library_assets(library_dir: Path) -> list[tuple[Path, str]]:
+def library_assets(library_dir: Path, exclude: Path | None = None) -> list[tuple[Path, str]]:
     """(file, collection name) of every collection asset in the library's .blend files
-    (top level), in file-name order. Reads each file's asset list without opening it."""
+    (top level, except ``exclude``), in file-name order. Reads each file's asset list
+    without opening it."""
     out: list[tuple[Path, str]] = []
+    skip = Path(exclude).resolve() if exclude is not None else None
     for blend in sorted(Path(library_dir).glob("*.blend")):
+        if skip is not None and blend.resolve() == skip:
+            continue
         with bpy.data.libraries.load(str(blend), assets_only=True) as (src, _dst):
             names = list(src.collections)
         out += [(blend, name) for name in names]
@@ -197,9 +201,9 @@ def assemble_crowd(library_dir: Path, out: Path, spacing: float = 1.2) -> CrowdR
     """Start a new empty file, link every avatar asset of ``library_dir`` as a library
     override, lay them out on a grid (``spacing`` metres), save it as ``out`` with
     relative paths (move the library and the file together)."""
-    assets = library_assets(library_dir)
-    bpy.ops.wm.read_factory_settings(use_empty=True)
     out = Path(out).resolve()
+    assets = library_assets(library_dir, exclude=out)
+    bpy.ops.wm.read_factory_settings(use_empty=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     # saved first, so the libraries are linked by paths relative to it ("//lib/a.blend")
     bpy.ops.wm.save_as_mainfile(filepath=str(out))

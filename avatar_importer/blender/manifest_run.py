@@ -358,13 +358,13 @@ def _plan_from(state: dict[str, Any]) -> RowPlan:
                    why="resuming the avatar this machine's job record remembers")
 
 
-def write_catalogue(folder: Path) -> Path:
+def write_catalogue(folder: Path, crowd: Path | None = None) -> Path:
     """``DIR/library.json``: every asset of the library with its catalog and avatar."""
     rows = LibraryRows(folder)
     catalogs = {c.uuid: c.path for c in asset_catalogs.read(folder)}
     states = rows.states()
     assets = []
-    for blend, name in library.library_assets(folder):
+    for blend, name in library.library_assets(folder, exclude=crowd):
         state = states.get(blend.stem, {})
         assets.append({"name": name, "file": blend.name, "catalog": state.get("catalog"),
                        "catalog_id": next((u for u, p in catalogs.items()
@@ -403,7 +403,7 @@ def main(args: argparse.Namespace) -> int:
             code = ManifestRun(args).execute(manifest, first, last)
         if args.assemble:
             crowd = library.assemble_crowd(args.library, args.assemble)
-            catalogue = write_catalogue(args.library)
+            catalogue = write_catalogue(args.library, crowd.out)
             _say(f"crowd of {len(crowd.avatars)} avatar(s) saved as {crowd.out}; "
                  f"catalogue {catalogue}")
     except (ConfigError, InputError) as exc:
