@@ -92,7 +92,7 @@ def set_preview_from_file(idblock: Any, image_file: Path, size: int = PREVIEW_SI
     """Give ``idblock`` a preview made from ``image_file`` (scaled to fit ``size``).
     Returns False (and leaves no image behind) when the file cannot be read."""
     try:
-        image = bpy.data.images.load(str(image_file), check_existing=False)
+        image: Any = bpy.data.images.load(str(image_file), check_existing=False)
     except RuntimeError:
         return False
     try:
@@ -167,12 +167,18 @@ def remove_avatar(collection: Any) -> None:
         ids.add(obj)
     for child in collection.children_recursive:
         ids.add(child)
-    bpy.data.batch_remove(ids)
+    data: Any = bpy.data  # (the type stubs lack some of these keywords)
+    data.batch_remove(ids)
     with contextlib.suppress(RuntimeError, AttributeError):
-        bpy.data.orphans_purge(do_local_ids=True, do_linked_ids=False, do_recursive=True)
+        data.orphans_purge(do_local_ids=True, do_linked_ids=False, do_recursive=True)
 
 
 # --- reading the library, assembling a crowd -----------------------------------------
+
+
+def _libraries() -> Any:
+    """``bpy.data.libraries`` (its ``load`` is a context manager the type stubs miss)."""
+    return bpy.data.libraries
 
 
 def library_assets(library_dir: Path, exclude: Path | None = None) -> list[tuple[Path, str]]:
@@ -184,7 +190,7 @@ def library_assets(library_dir: Path, exclude: Path | None = None) -> list[tuple
     for blend in sorted(Path(library_dir).glob("*.blend")):
         if skip is not None and blend.resolve() == skip:
             continue
-        with bpy.data.libraries.load(str(blend), assets_only=True) as (src, _dst):
+        with _libraries().load(str(blend), assets_only=True) as (src, _dst):
             names = list(src.collections)
         out += [(blend, name) for name in names]
     return out
@@ -212,7 +218,7 @@ def assemble_crowd(library_dir: Path, out: Path, spacing: float = 1.2) -> CrowdR
     columns = max(1, math.ceil(math.sqrt(len(assets))))
     placed: list[str] = []
     for index, (blend, name) in enumerate(assets):
-        with bpy.data.libraries.load(str(blend), link=True, relative=True) as (_src, dst):
+        with _libraries().load(str(blend), link=True, relative=True) as (_src, dst):
             dst.collections = [name]
         linked = dst.collections[0]
         if linked is None:

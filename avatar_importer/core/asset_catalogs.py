@@ -71,13 +71,12 @@ def parse(text: str) -> list[Catalog]:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        if not version_seen:
-            if line.startswith("VERSION "):
-                version_seen = True
-                if line.split()[1] != "1":
-                    raise InputError(f"Asset catalog file has {line!r}; only VERSION 1 "
-                                     "is understood")
-                continue
+        if not version_seen and line.startswith("VERSION "):
+            version_seen = True
+            if line.split()[1] != "1":
+                raise InputError(f"Asset catalog file has {line!r}; only VERSION 1 "
+                                 "is understood")
+            continue
         ident, _, rest = line.partition(":")
         path, _, name = rest.partition(":")
         ident = ident.strip()
