@@ -228,3 +228,20 @@ def test_same_manifest_twice_at_once_creates_each_avatar_once(tmp_path, sandbox)
     rerun = batch(*common(sandbox, tmp_path), "--manifest", str(manifest), "--library",
                   str(lib), cwd=tmp_path)
     assert rerun.returncode == 0 and creations(sandbox) == 3
+
+
+def test_service_down_exits_75_and_the_rerun_finishes(tmp_path, sandbox, cast):
+    lib = tmp_path / "lib"
+    sandbox.faults.update({"error_next": 1000, "error_status": 503,
+                           "error_path_prefix": "/avatars/"})
+    args = [*common(sandbox, tmp_path), "--manifest", str(cast), "--library", str(lib),
+            "--rows", "1"]
+    down = batch(*args, cwd=tmp_path)
+    assert down.returncode == 75, down.stdout + down.stderr
+    state = json.loads((lib / ".avatar_importer" / "rows" / "Ada.json").read_text())
+    assert state["status"] == "failed" and state["transient"] is True
+    assert not (lib / "Ada.blend").exists()
+    sandbox.faults.update({"reset": True})
+    back = batch(*args, cwd=tmp_path)
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert (lib / "Ada.blend").is_file() and creations(sandbox) == 1
