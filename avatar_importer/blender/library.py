@@ -7,7 +7,9 @@ Main thread only. The public API (used by the manifest run, and by the panel's
   collection as an asset (catalog, tags, description, preview), pack its images, and
   write it with its dependencies as ``library_dir/<name>.blend``
   (``bpy.data.libraries.write``; written beside, then renamed into place, so a reader
-  never sees half a file). The catalog comes from ``blender_assets.cats.txt``, merged
+  never sees half a file). Blender 5.0's partial write drops previews: there, when the
+  open file holds nothing but the avatar (the batch), a full copy of it is saved instead;
+  otherwise (an avatar among other work, in 5.0) the asset is written without preview. The catalog comes from ``blender_assets.cats.txt``, merged
   under a lock (``core.asset_catalogs``). The current file is not changed otherwise.
 * :func:`remove_avatar` ``(collection)``: take the avatar out of the current file (a batch
   of 100 rows keeps one avatar in memory at a time).
@@ -149,15 +151,28 @@ def save_avatar_to_library(collection: Any, library_dir: Path, meta: AssetMeta) 
     mark_asset(collection, library_dir, meta)
     pack_images_of(collection)
     target = library_dir / f"{meta.name}.blend"
-    tmp = partial_path(target)
+    tmp = partial_path(target).with_suffix(".blend")
     try:
-        bpy.data.libraries.write(str(tmp), {collection}, path_remap="NONE", fake_user=True,
-                                 compress=True)
+        if compat.partial_write_keeps_previews() or not holds_only(collection):
+            bpy.data.libraries.write(str(tmp), {collection}, path_remap="NONE",
+                                     fake_user=True, compress=True)
+        else:  # the open file is just this avatar (batch): a full copy keeps the preview
+            collection.use_fake_user = True
+            bpy.ops.wm.save_as_mainfile(filepath=str(tmp), copy=True, compress=True,
+                                        relative_remap=False)
         os.replace(tmp, target)
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
     return target
+
+
+def holds_only(collection: Any) -> bool:
+    """Whether the open file's objects and collections are all this avatar's."""
+    mine = set(collection.all_objects)
+    kids = set(collection.children_recursive) | {collection}
+    return all(obj in mine for obj in bpy.data.objects) and \
+        all(coll in kids for coll in bpy.data.collections)
 
 
 def remove_avatar(collection: Any) -> None:
@@ -188,8 +203,8 @@ def library_assets(library_dir: Path, exclude: Path | None = None) -> list[tuple
     out: list[tuple[Path, str]] = []
     skip = Path(exclude).resolve() if exclude is not None else None
     for blend in sorted(Path(library_dir).glob("*.blend")):
-        if skip is not None and blend.resolve() == skip:
-            continue
+        if blend.name.startswith(".") or (skip is not None and blend.resolve() == skip):
+            continue  # a writer's temporary file, or the crowd itself
         with _libraries().load(str(blend), assets_only=True) as (src, _dst):
             names = list(src.collections)
         out += [(blend, name) for name in names]
