@@ -9,8 +9,9 @@ Main thread only. The public API (used by the manifest run, and by the panel's
   (``bpy.data.libraries.write``; written beside, then renamed into place, so a reader
   never sees half a file). Blender 5.0's partial write drops previews: there, when the
   open file holds nothing but the avatar (the batch), a full copy of it is saved instead;
-  otherwise (an avatar among other work, in 5.0) the asset is written without preview. The catalog comes from ``blender_assets.cats.txt``, merged
-  under a lock (``core.asset_catalogs``). The current file is not changed otherwise.
+  otherwise (an avatar among other work, in 5.0) the asset is written without preview.
+  The catalog comes from ``blender_assets.cats.txt``, merged under a lock
+  (``core.asset_catalogs``). The current file is not changed otherwise.
 * :func:`remove_avatar` ``(collection)``: take the avatar out of the current file (a batch
   of 100 rows keeps one avatar in memory at a time).
 * :func:`library_assets` ``(library_dir)``: the (file, collection name) of every asset.
@@ -176,7 +177,8 @@ def holds_only(collection: Any) -> bool:
 
 
 def remove_avatar(collection: Any) -> None:
-    """Remove the avatar's collection, its objects and whatever only they used."""
+    """Remove the avatar's collection, its objects and whatever only they used (for the
+    batch: it purges every unused datablock of the open file, so not for a user's file)."""
     ids: set[Any] = {collection}
     for obj in collection.all_objects:
         ids.add(obj)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -137,6 +138,7 @@ class ManifestRun:
             for run in self.runs:
                 if run.lock is not None:
                     run.lock.release()
+            shutil.rmtree(self.tmp, ignore_errors=True)
         for run in self.runs:
             if run.status == "failed":
                 failed_kinds.append(run.kind)
@@ -183,6 +185,7 @@ class ManifestRun:
                   "error": "", "error_kind": "", "transient": False}
         if plan.action == "import":
             _say(f"row {run.row.row} {name}: {plan.why}")
+            self._retire_job(str(state.get("job_id") or ""))
             self.rows.update(name, status="created", avatar_code=plan.avatar_code, **common)
             run.job = engine.import_existing(plan.avatar_code, spec,
                                              player=plan.player or None,
@@ -204,6 +207,14 @@ class ManifestRun:
                     "export_code": record.get("export_code", ""),
                     "player": record.get("player") or "", "_recovered": True}
         return state
+
+    def _retire_job(self, job_id: str) -> None:
+        """The earlier run's job record (this machine's cache) is taken over by this run:
+        it no longer shows as an unfinished job to resume."""
+        record = self.cache.load_job(job_id) if job_id else None
+        if record is not None and record.get("state") == "active":
+            record["state"] = "superseded"
+            self.cache.save_job(record)
 
     def _spec(self, run: RowRun) -> JobSpec:
         row = run.row
@@ -328,7 +339,7 @@ class ManifestRun:
                 if avatar.thumbnail:
                     client.download(avatar.thumbnail, dest, max_bytes=20 * 1024 * 1024)
                     return dest
-            except AvatarImporterError as exc:
+            except Exception as exc:  # a missing preview never fails the row
                 _say(f"row {run.row.row} {run.row.name}: no thumbnail ({exc}); using the "
                      "photo as its preview")
         return run.row.photo
@@ -391,6 +402,9 @@ def main(args: argparse.Namespace) -> int:
                 first, last = parse_row_range(args.rows)
                 if args.rows_per_task:
                     last = first + args.rows_per_task - 1
+                if first > manifest.total and not args.rows_per_task:
+                    raise InputError(f"--rows {args.rows}: the manifest has only "
+                                     f"{manifest.total} row(s)")
                 if first > manifest.total:
                     _say(f"rows {first}-{last}: past the manifest's last row "
                          f"({manifest.total}): nothing to do")

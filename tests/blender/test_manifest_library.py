@@ -247,3 +247,38 @@ def test_service_down_exits_75_and_the_rerun_finishes(tmp_path, sandbox, cast):
     back = batch(*args, cwd=tmp_path)
     assert back.returncode == 0, back.stdout + back.stderr
     assert (lib / "Ada.blend").is_file() and creations(sandbox) == 1
+
+
+def test_killed_before_the_row_state_knew_the_code_resumes_from_the_job_record(
+        tmp_path, sandbox, cast):
+    """The window between the service's answer (saved in this machine's job record at once)
+    and the row's state: the next run finds the code through the job id."""
+    from avatar_importer.core.avatarsdk import AvatarSdkClient
+    from avatar_importer.core.cache import Cache
+    from avatar_importer.core.library_rows import LibraryRows
+    from avatar_importer.core.params import default_export_parameters
+
+    client = AvatarSdkClient(base_url=sandbox.base_url, client_id="sandbox",
+                             client_secret="sandbox")
+    player = client.ensure_player()
+    avatar = client.create_avatar(tmp_path / "photos" / "ada.png", name="Ada",
+                                  subtype="female", parameters={},
+                                  export_parameters=default_export_parameters())
+    client.close()
+    cache = Cache(tmp_path / "cache")
+    cache.save_job({"id": "a1b2c3d4e5f6", "state": "active", "stage": "computing",
+                    "service": "sandbox", "base_url": sandbox.base_url, "player": player,
+                    "avatar_code": avatar.code, "spec": {"name": "Ada"}})
+    lib = tmp_path / "lib"
+    LibraryRows(lib).update("Ada", status="creating", job_id="a1b2c3d4e5f6",
+                            service="sandbox", base_url=sandbox.base_url)
+    assert creations(sandbox) == 1
+
+    proc = batch(*common(sandbox, tmp_path), "--manifest", str(cast), "--library", str(lib),
+                 "--rows", "1", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "job record remembers" in proc.stdout
+    assert creations(sandbox) == 1, "no second creation"
+    state = LibraryRows(lib).load("Ada")
+    assert state["status"] == "done" and state["avatar_code"] == avatar.code
+    assert cache.load_job("a1b2c3d4e5f6")["state"] == "superseded"
