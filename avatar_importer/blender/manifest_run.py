@@ -164,6 +164,9 @@ class ManifestRun:
             self._fail(run, "another worker is working on this row now (lock "
                        f"{self.rows.lock_path(name)}); run again later", "busy")
             return
+        if self.rows.complete(name):  # no engine, no request for a finished row
+            self._skip(run)
+            return
         try:
             engine = self._engine(run.service)
         except AvatarImporterError as exc:
@@ -175,10 +178,7 @@ class ManifestRun:
                                          service=run.service) if not state.get("_recovered") \
             else _plan_from(state)
         if plan.action == "skip":
-            run.status = "skipped"
-            run.blend = str(self.rows.blend_path(name))
-            run.lock.release()
-            run.lock = None
+            self._skip(run)
             return
         spec = self._spec(run)
         common = {"service": run.service, "base_url": base_url, "row": run.row.row,
@@ -195,6 +195,13 @@ class ManifestRun:
             run.job = engine.submit(spec)
         self.rows.update(name, job_id=run.job.id)
         self.by_job[run.job.id] = run
+
+    def _skip(self, run: RowRun) -> None:
+        run.status = "skipped"
+        run.blend = str(self.rows.blend_path(run.row.name))
+        if run.lock is not None:
+            run.lock.release()
+            run.lock = None
 
     def _recover_code(self, state: dict[str, Any]) -> dict[str, Any]:
         """A run killed between the service's answer and the row's state: the job record
