@@ -3,6 +3,7 @@ runner: ``node --test tests/farm/``. Skipped where Node.js is not installed."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -19,4 +20,5 @@ def test_flamenco_job_type_under_node():
     proc = subprocess.run([node, "--test", str(ROOT / "tests" / "farm")], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert "# fail 0" in proc.stdout and "# pass 5" in proc.stdout
+    passed = re.search(r"^# pass (\d+)$", proc.stdout, re.M)
+    assert "# fail 0" in proc.stdout and passed and int(passed[1]) >= 5, proc.stdout
