@@ -26,7 +26,7 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +99,6 @@ class RowRun:
     kind: str = ""
     blend: str = ""
     lock: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class ManifestRun:
@@ -173,7 +172,7 @@ class ManifestRun:
             self._fail(run, exc.message, exc.kind)
             return
         base_url = self.base_urls[run.service]
-        state = self._recover_code(self.rows.load(name))
+        state = self._recover_code(self.rows.load(name), base_url)
         run.plan = plan = self.rows.plan(name, avatar_id=run.row.avatar_id, base_url=base_url,
                                          service=run.service) if not state.get("_recovered") \
             else _plan_from(state)
@@ -203,13 +202,13 @@ class ManifestRun:
             run.lock.release()
             run.lock = None
 
-    def _recover_code(self, state: dict[str, Any]) -> dict[str, Any]:
+    def _recover_code(self, state: dict[str, Any], base_url: str) -> dict[str, Any]:
         """A run killed between the service's answer and the row's state: the job record
         in this machine's cache may know the avatar's code."""
         if state.get("avatar_code") or not state.get("job_id"):
             return state
         record = self.cache.load_job(str(state["job_id"]))
-        if record and record.get("avatar_code"):
+        if record and record.get("avatar_code") and record.get("base_url") == base_url:
             return {**state, "avatar_code": record["avatar_code"],
                     "export_code": record.get("export_code", ""),
                     "player": record.get("player") or "", "_recovered": True}
@@ -286,6 +285,16 @@ class ManifestRun:
         run = self.by_job.get(state.id)
         if run is None:
             return
+        try:
+            self._apply_event(run, state, event)
+        except Exception as exc:  # never take the pump (and the other rows) down
+            if run.status == "pending":
+                self._fail(run, f"Unexpected error: {type(exc).__name__}: {exc}", "internal")
+        if run.status != "pending" and run.lock is not None:
+            run.lock.release()
+            run.lock = None
+
+    def _apply_event(self, run: RowRun, state: JobState, event: Event) -> None:
         if event.kind == "remote":
             ids = {k: str(v) for k, v in event.data.items()
                    if k in ("avatar_code", "export_code", "player") and v}
@@ -297,9 +306,6 @@ class ManifestRun:
             self._save(run, state)
         elif state.stage in (Stage.FAILED, Stage.CANCELLED) and run.status == "pending":
             self._fail(run, state.error or "cancelled", state.error_kind or "cancelled")
-        if run.status != "pending" and run.lock is not None:
-            run.lock.release()
-            run.lock = None
 
     def _save(self, run: RowRun, state: JobState) -> None:
         row = run.row

@@ -27,7 +27,7 @@ import bpy
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import guitest as gt
 
-from avatar_importer.core import asset_catalogs  # noqa: E402
+from avatar_importer.core import asset_catalogs
 
 NAME = "test_asset_catalogs"
 WORK = gt.temp_dir("avatar-gui-catalogs-")
