@@ -228,6 +228,8 @@ def assemble_crowd(library_dir: Path, out: Path, spacing: float = 1.2) -> CrowdR
     assets = library_assets(library_dir, exclude=out)
     bpy.ops.wm.read_factory_settings(use_empty=True)
     out.parent.mkdir(parents=True, exist_ok=True)
+    backup = out.with_name(out.name + "1")  # Blender's "save versions" copy
+    had_backup = backup.exists()
     # saved first, so the libraries are linked by paths relative to it ("//lib/a.blend")
     bpy.ops.wm.save_as_mainfile(filepath=str(out))
     scene = bpy.context.scene
@@ -250,5 +252,8 @@ def assemble_crowd(library_dir: Path, out: Path, spacing: float = 1.2) -> CrowdR
                                 obj.location[2])
         placed.append(override.name)
     bpy.ops.wm.save_mainfile(filepath=str(out))
+    if not had_backup:  # the first save's copy is not worth keeping
+        with contextlib.suppress(OSError):
+            backup.unlink()
     return CrowdResult(out=out, avatars=placed,
                        libraries=[lib.filepath for lib in bpy.data.libraries])
