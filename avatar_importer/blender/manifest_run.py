@@ -409,6 +409,8 @@ def main(args: argparse.Namespace) -> int:
         if not bpy.data.filepath:
             bpy.ops.wm.read_factory_settings(use_empty=True)
         args.library.mkdir(parents=True, exist_ok=True)
+        if args.assemble:
+            _check_crowd_path(args.assemble, args.library)
         if args.manifest:
             manifest = load_manifest(args.manifest)
             if args.rows:
@@ -440,6 +442,14 @@ def main(args: argparse.Namespace) -> int:
         _err(f"error: {exc}")
         return EXIT_USAGE
     return code
+
+
+def _check_crowd_path(out: Path, folder: Path) -> None:
+    """The crowd file must not be (or become) a row's asset file."""
+    out = Path(out).resolve()
+    if out.parent == Path(folder).resolve() and LibraryRows(folder).load(out.stem):
+        raise InputError(f"--assemble {out.name} would replace the asset of the row named "
+                         f"{out.stem!r}: choose another file name")
 
 
 def _say(text: str) -> None:

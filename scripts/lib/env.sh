@@ -5,6 +5,7 @@
 #   ensure_core_venv            # -> "$(core_venv_dir)/bin/python": ruff, mypy, pytest, fake-bpy-module
 #   ensure_bpy_venv 4.2.23      # -> "$(bpy_venv_dir 4.2.23)/bin/python": real bpy wheel + pytest
 #   ensure_debian_blender       # -> /usr/bin/blender 3.4, xvfb-run, xdotool (apt)
+#   ensure_openjd_venv          # -> "$(openjd_venv_dir)/bin/openjd": openjd-cli (farm templates)
 #
 # Every function is idempotent and cheap when everything is already there (no pip or apt
 # call: a stamp file in each venv records the requirement set it was built with). Safe

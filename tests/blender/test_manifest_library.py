@@ -205,6 +205,11 @@ def test_bad_manifest_and_options_exit_2(tmp_path):
     assert proc.returncode == 2 and "unknown column(s) 'shoe_size'" in proc.stderr
     proc = batch("--service", "sandbox", "--manifest", str(bad), cwd=tmp_path)
     assert proc.returncode == 2 and "need --library" in proc.stderr
+    from avatar_importer.core.library_rows import LibraryRows
+    LibraryRows(tmp_path / "lib").update("crowd", status="done")
+    proc = batch("--library", str(tmp_path / "lib"), "--assemble",
+                 str(tmp_path / "lib" / "crowd.blend"), cwd=tmp_path)
+    assert proc.returncode == 2 and "replace the asset of the row named 'crowd'" in proc.stderr
 
 
 def test_same_manifest_twice_at_once_creates_each_avatar_once(tmp_path, sandbox):
