@@ -237,9 +237,10 @@ def test_same_manifest_twice_at_once_creates_each_avatar_once(tmp_path, sandbox)
     assert rerun.returncode == 0 and creations(sandbox) == 3
 
 
-def test_service_down_exits_75_and_the_rerun_finishes(tmp_path, sandbox, cast):
+def test_service_throttling_exits_75_and_the_rerun_finishes(tmp_path, sandbox, cast):
     lib = tmp_path / "lib"
-    sandbox.faults.update({"error_next": 1000, "error_status": 503,
+    # every avatar request throttled (Retry-After: 0, so the client's retries are quick)
+    sandbox.faults.update({"throttle_next": 1000, "retry_after": 0,
                            "error_path_prefix": "/avatars/"})
     args = [*common(sandbox, tmp_path), "--manifest", str(cast), "--library", str(lib),
             "--rows", "1"]
@@ -247,6 +248,7 @@ def test_service_down_exits_75_and_the_rerun_finishes(tmp_path, sandbox, cast):
     assert down.returncode == 75, down.stdout + down.stderr
     state = json.loads((lib / ".avatar_importer" / "rows" / "Ada.json").read_text())
     assert state["status"] == "failed" and state["transient"] is True
+    assert state["error_kind"] == "throttled"
     assert not (lib / "Ada.blend").exists()
     sandbox.faults.update({"reset": True})
     back = batch(*args, cwd=tmp_path)
