@@ -35,7 +35,7 @@ from ..core.settings import (
     ServiceSettings,
 )
 from ..core.stages import JobSpec, JobState, Stage
-from . import compat
+from . import compat, manifest_run
 from .animation import batch_options as animation_options
 from .wiring import build_engine
 
@@ -44,7 +44,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="batch_import.py",
         description="Create avatars from photos with Avatar SDK MetaPerson 2.0 or Avaturn "
-                    "(or the local sandbox) and import them into a .blend.")
+                    "(or the local sandbox) and import them into a .blend.",
+        epilog=manifest_run.HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--service", choices=SERVICES, default="avatarsdk",
                    help="sandbox = Avatar SDK against the local sandbox")
     p.add_argument("--sandbox", action="store_true",
@@ -87,11 +88,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="reference textures in the cache instead of packing them")
     p.add_argument("--sandbox-compute-seconds", type=float, default=3.0)
     animation_options.add_arguments(p)
+    manifest_run.add_arguments(p)
     p.add_argument("--quiet", "-q", action="store_true",
                    help="print no progress on stdout; warnings and errors still go to "
                    "stderr")
     args = p.parse_args(argv)
     animation_options.check(args, p)
+    manifest_run.check_arguments(p, args)
+    if manifest_run.wanted(args):
+        return args
     if not args.photo and not args.resume and not args.avatar_id:
         p.error("give at least one --photo (or --avatar-id, or --resume)")
     if args.side_photo and len(args.side_photo) != 2:
@@ -109,6 +114,8 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     messages.configure(quiet=args.quiet)
     with messages.silenced_stdout(args.quiet):  # Blender's own stdout lines too
+        if manifest_run.wanted(args):
+            return manifest_run.main(args)
         return _main(args)
 
 

@@ -392,3 +392,18 @@ def cycles_cpu_denoiser() -> str | None:
     except ImportError:
         return None
     return "OPENIMAGEDENOISE" if getattr(_cycles, "with_openimagedenoise", False) else None
+
+
+def set_preview_image(idblock: Any, width: int, height: int, pixels: Any) -> None:
+    """Set ``idblock``'s preview (the Asset Browser's thumbnail) from RGBA floats, without
+    rendering (``asset_generate_preview`` needs a GPU context, absent headless)."""
+    preview = idblock.preview_ensure()
+    preview.image_size = (width, height)
+    preview.image_pixels_float.foreach_set(pixels)
+
+
+def partial_write_keeps_previews() -> bool:
+    """Whether ``bpy.data.libraries.write`` (a partial .blend) keeps the written IDs'
+    previews. Blender 5.0 drops them (checked with the 5.0.1 wheel: a collection's custom
+    preview is gone from the partial file, present in a full save); 4.2 and 4.5 keep them."""
+    return version() < (5, 0, 0)

@@ -143,3 +143,29 @@ class ImportFailed(AvatarImporterError):
     """Blender's glTF importer failed; nothing of the attempt is left in the scene."""
 
     kind = "import_failed"
+
+
+# --- classification for farms (batch exit codes) ---------------------------------------
+
+#: failure kinds that may succeed if tried again later: the network, the service being
+#: down or throttling, a deadline, an unreadable answer (a proxy page), another worker
+#: holding the row. Everything else (bad photo, rejected credentials, plan limits, a
+#: failed computation) fails the same way again.
+TRANSIENT_KINDS = frozenset({NetworkError.kind, ServerError.kind, ThrottledError.kind,
+                             DeadlineExceeded.kind, ProtocolError.kind, "busy"})
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # some row failed permanently
+EXIT_USAGE = 2  # bad options or manifest
+EXIT_TEMPFAIL = 75  # EX_TEMPFAIL: only transient failures; retrying can succeed
+
+
+def is_transient(kind: str) -> bool:
+    return kind in TRANSIENT_KINDS
+
+
+def exit_code_for(failed_kinds: list[str]) -> int:
+    """0 when nothing failed; 75 when every failure is transient; else 1."""
+    if not failed_kinds:
+        return EXIT_OK
+    return EXIT_TEMPFAIL if all(is_transient(k) for k in failed_kinds) else EXIT_FAILED

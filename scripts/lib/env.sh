@@ -5,6 +5,7 @@
 #   ensure_core_venv            # -> "$(core_venv_dir)/bin/python": ruff, mypy, pytest, fake-bpy-module
 #   ensure_bpy_venv 4.2.23      # -> "$(bpy_venv_dir 4.2.23)/bin/python": real bpy wheel + pytest
 #   ensure_debian_blender       # -> /usr/bin/blender 3.4, xvfb-run, xdotool (apt)
+#   ensure_openjd_venv          # -> "$(openjd_venv_dir)/bin/openjd": openjd-cli (farm templates)
 #
 # Every function is idempotent and cheap when everything is already there (no pip or apt
 # call: a stamp file in each venv records the requirement set it was built with). Safe
@@ -215,3 +216,29 @@ with_blender_user_dir() {
     rm -rf "$tmp"
     return "$rc"
 }
+
+# --- Open Job Description CLI (farm template checks) -------------------------------------
+#   ensure_openjd_venv          # -> "$(openjd_venv_dir)/bin/openjd"
+
+AVATAR_OPENJD_REQUIREMENTS=("openjd-cli==0.8.0")
+
+openjd_venv_dir() { printf '%s/openjd\n' "$(venv_root)"; }
+
+_ensure_openjd_venv_locked() {
+    local dir want
+    dir=$(openjd_venv_dir)
+    want=$(printf 'python=3.11\n%s\n' "${AVATAR_OPENJD_REQUIREMENTS[@]}")
+    if [[ -x "$dir/bin/openjd" ]] && [[ -f "$dir/.avatar-stamp" ]] \
+        && [[ "$(cat "$dir/.avatar-stamp")" == "$want" ]]; then
+        return 0
+    fi
+    _make_venv "$dir" || return 1
+    _env_log "installing ${AVATAR_OPENJD_REQUIREMENTS[*]} into $dir"
+    _pip "$dir" install -qq "${AVATAR_OPENJD_REQUIREMENTS[@]}" >&2 \
+        || { _env_die "pip install into $dir failed"; return 1; }
+    "$dir/bin/openjd" --version >/dev/null || { _env_die "openjd does not run in $dir"; return 1; }
+    printf '%s\n' "$want" >"$dir/.avatar-stamp"
+    _env_log "openjd venv ready"
+}
+
+ensure_openjd_venv() { _with_lock openjd _ensure_openjd_venv_locked; }
