@@ -223,7 +223,7 @@ def _run(engine: Any, jobs: list[JobState]) -> None:
 def _finish(args: argparse.Namespace, jobs: list[JobState]) -> int:
     reports = [job_report(j) for j in jobs]
     ok = bool(jobs) and all(j.stage == Stage.DONE for j in jobs)
-    ok = animation_options.animate_reports(args, reports, _say) and ok
+    ok = animation_options.animate_reports(args, reports, _say, messages.error) and ok
     extra: dict[str, Any] = {}
     if args.render and any(j.stage == Stage.DONE for j in jobs):
         from .render import render_preview

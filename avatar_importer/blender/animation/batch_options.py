@@ -82,7 +82,8 @@ def wanted(args: argparse.Namespace) -> bool:
 
 
 def animate_reports(args: argparse.Namespace, reports: list[dict[str, Any]],
-                    say: Callable[[str], None]) -> bool:
+                    say: Callable[[str], None],
+                    error: Callable[[str], None] | None = None) -> bool:
     """Apply the run's animation files to every imported avatar; each report gains
     ``animation`` (or ``animation_error``). False when any avatar could not be animated."""
     if not wanted(args):
@@ -104,7 +105,7 @@ def animate_reports(args: argparse.Namespace, reports: list[dict[str, Any]],
                 user_presets=_presets_folder(args))
         except AvatarImporterError as exc:
             rep["animation_error"] = str(exc)
-            say(f"{rep.get('name')}: animation failed: {exc}")
+            (error or say)(f"{rep.get('name')}: animation failed: {exc}")
             ok = False
             continue
         if args.face_take is not None:
