@@ -32,12 +32,11 @@ from ..core.settings import (
     ENV_CLIENT_ID,
     ENV_CLIENT_SECRET,
     SERVICES,
-    ServiceSettings,
 )
 from ..core.stages import JobSpec, JobState, Stage
 from . import compat, manifest_run
 from .animation import batch_options as animation_options
-from .wiring import build_engine
+from .wiring import batch_settings, build_engine
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -127,25 +126,14 @@ def _main(args: argparse.Namespace) -> int:
             bpy.ops.wm.read_factory_settings(use_empty=True)
         compat.allow_online_access_for_batch()
         cache = Cache(args.cache_dir or default_cache_root())
-        settings = ServiceSettings(service=args.service, base_url=args.base_url,
-                                   client_id=args.client_id,
-                                   client_secret=args.client_secret,
-                                   api_token=args.api_token,
-                                   player=args.player or None, timeout=args.timeout)
-        local = args.service == "sandbox" or args.sandbox
-        if local and not settings.base_url:
-            sandbox = _start_sandbox(args.sandbox_compute_seconds)
-            settings.base_url = sandbox.base_url
-        if local and args.service == "avaturn":
-            settings.api_token = settings.api_token or "sandbox-avaturn"
-        elif local:
-            settings.client_id = settings.client_id or "sandbox"
-            settings.client_secret = settings.client_secret or "sandbox"
-        else:
-            settings.with_env()
-        poll = args.poll_interval
-        if poll is None:
-            poll = 0.3 if local else 5.0
+        started: list[Any] = []
+
+        def sandbox_url() -> str:
+            started.append(_start_sandbox(args.sandbox_compute_seconds))
+            return str(started[0].base_url)
+
+        settings, _local, poll = batch_settings(args, args.service, sandbox_url)
+        sandbox = started[0] if started else None
         specs = _specs(args)
         engine = build_engine(settings, cache, poll_interval=poll,
                               pack_images=not args.no_pack,

@@ -44,10 +44,9 @@ from ..core.errors import (
 from ..core.library_rows import LibraryRows, RowPlan, failure_fields
 from ..core.manifest import Manifest, ManifestRow, load_manifest, parse_row_range
 from ..core.params import default_parameters
-from ..core.settings import ServiceSettings
 from ..core.stages import Event, JobSpec, JobState, Stage
 from . import compat, library
-from .wiring import build_engine
+from .wiring import batch_settings, build_engine
 
 HELP = """studio mode (a manifest in, an asset library out):
   --manifest FILE --library DIR [--rows A-B] [--assemble OUT.blend]
@@ -246,34 +245,22 @@ class ManifestRun:
     def _engine(self, service: str) -> Any:
         if service in self.engines:
             return self.engines[service]
-        args = self.args
-        settings = ServiceSettings(service=service, base_url=args.base_url,
-                                   client_id=args.client_id, client_secret=args.client_secret,
-                                   api_token=args.api_token, player=args.player or None,
-                                   timeout=args.timeout)
-        local = service == "sandbox" or args.sandbox
-        if local and not settings.base_url:
-            if self.sandbox is None:
-                from ..sandbox.server import Sandbox, SandboxConfig
-                self.sandbox = Sandbox(SandboxConfig(
-                    compute_seconds=args.sandbox_compute_seconds)).start()
-                _say(f"sandbox running at {self.sandbox.base_url}")
-            settings.base_url = self.sandbox.base_url
-        if local and service == "avaturn":
-            settings.api_token = settings.api_token or "sandbox-avaturn"
-        elif local:
-            settings.client_id = settings.client_id or "sandbox"
-            settings.client_secret = settings.client_secret or "sandbox"
-        else:
-            settings.with_env()
-        poll = args.poll_interval if args.poll_interval is not None else \
-            (0.3 if local else 5.0)
+        settings, local, poll = batch_settings(self.args, service, self._sandbox_url)
         engine = build_engine(settings, self.cache, poll_interval=poll,
-                              pack_images=not args.no_pack, remember_player=not local)
+                              pack_images=not self.args.no_pack, remember_player=not local)
         engine.listeners.append(self._on_event)
         self.engines[service] = engine
         self.base_urls[service] = engine.service.base_url
         return engine
+
+    def _sandbox_url(self) -> str:
+        """One sandbox for the whole run, started the first time a row needs it."""
+        if self.sandbox is None:
+            from ..sandbox.server import Sandbox, SandboxConfig
+            self.sandbox = Sandbox(SandboxConfig(
+                compute_seconds=self.args.sandbox_compute_seconds)).start()
+            _say(f"sandbox running at {self.sandbox.base_url}")
+        return str(self.sandbox.base_url)
 
     def _pump(self) -> None:
         while any(e.active() or not e.events.empty() for e in self.engines.values()):

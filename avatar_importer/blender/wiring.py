@@ -6,6 +6,7 @@ Main thread only.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -50,3 +51,29 @@ def build_engine(settings: ServiceSettings, cache: Cache, *, poll_interval: floa
                 cache.set_player(key, player)
         engine.listeners.append(keep_player)
     return engine
+
+
+def batch_settings(args: argparse.Namespace, service: str,
+                   sandbox_url: Callable[[], str]) -> tuple[ServiceSettings, bool, float]:
+    """The batch's service settings from its options (``--base-url``, credentials,
+    ``--sandbox``...) for ``service``: (settings, runs against a local sandbox, poll
+    interval). ``sandbox_url()`` starts a sandbox when one is needed and none was given.
+    Real services take missing credentials from the environment."""
+    settings = ServiceSettings(service=service, base_url=args.base_url,
+                               client_id=args.client_id, client_secret=args.client_secret,
+                               api_token=args.api_token, player=args.player or None,
+                               timeout=args.timeout)
+    local = service == "sandbox" or args.sandbox
+    if local and not settings.base_url:
+        settings.base_url = sandbox_url()
+    if local and service == "avaturn":
+        settings.api_token = settings.api_token or "sandbox-avaturn"
+    elif local:
+        settings.client_id = settings.client_id or "sandbox"
+        settings.client_secret = settings.client_secret or "sandbox"
+    else:
+        settings.with_env()
+    poll = args.poll_interval
+    if poll is None:
+        poll = 0.3 if local else 5.0
+    return settings, local, poll

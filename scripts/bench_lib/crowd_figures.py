@@ -27,17 +27,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
-
-from avatar_importer.core.cache import Cache
 from avatar_importer.core.engine import EngineOptions
 from avatar_importer.core.metaperson import MetaPersonService
 from avatar_importer.core.parallelism import MAX_BATCH_WORKERS, batch_workers
-from avatar_importer.core.statics import StaticFetcher
 from avatar_importer.sandbox.server import Sandbox, SandboxConfig
 
 from .common import Row, Stopwatch, make_client, make_engine, make_photos, rss_mb, skipped, spec_for
-from .figures import LIB, Plan, _run_jobs, find_bpy_python
+from .figures import LIB, Plan, _run_jobs, find_bpy_python, time_static_fetch
 from .realistic import ensure_textures, export_parameters
 
 PROFILE = "2K.jpg"
@@ -198,43 +194,15 @@ def _fetch_rows(plan: Plan, textures: Path) -> list[Row]:
         sb.faults.latency_seconds = plan.latency
         client = make_client(sb.base_url)
         service = MetaPersonService(client, name="sandbox")
-        addon_s: list[float] = []
-        serial_s: list[float] = []
-
-        def addon(rep: int) -> float:
-            fetcher = StaticFetcher(Cache(work / f"fetch-{rep}"))  # the engine's 8 workers
-            try:
-                watch = Stopwatch()
-                result = fetcher.fetch(urls, lambda url, dest, stop: service.download(
-                    url, dest, cancel=stop), threading.Event())
-                seconds = watch()
-            finally:
-                fetcher.shutdown()
-            if result.fetched != len(urls):
-                raise RuntimeError(f"fetched {result.fetched} of {len(urls)}")
-            return seconds
-
-        def serial(rep: int) -> float:
-            folder = work / f"serial-{rep}"
-            folder.mkdir(parents=True, exist_ok=True)
-            watch = Stopwatch()
-            for url in urls:  # the seed's curl loop
-                resp = requests.get(url, headers={"Authorization": token}, timeout=60)
-                resp.raise_for_status()
-                (folder / url.rsplit("/", 1)[-1]).write_bytes(resp.content)
-            return watch()
-
         try:
-            for rep in range(plan.static_reps):
-                addon_s.append(addon(rep))
-                serial_s.append(serial(rep))
+            addon_s, serial_s = time_static_fetch(service, urls, token, work, plan.static_reps)
         finally:
             sb.faults.latency_seconds = 0.0
             client.close()
     measured, seed = statistics.median(addon_s), statistics.median(serial_s)
     what = (f"{len(urls)} static files, {size / 1e6:.1f} MB, {plan.latency * 1e3:.0f} ms "
             f"latency/request, one {LINK_BYTES_PER_SECOND / 1e6:.0f} MB/s link")
-    note = f"median of {plan.static_reps} runs each; add-on: StaticFetcher (8 workers)"
+    note = f"median of {plan.static_reps} runs each, interleaved; add-on: StaticFetcher (8 workers)"
     return [
         Row(id="7b", figure=f"7 {PROFILE} statics: fetch vs bandwidth floor", unit="s",
             measured=measured, baseline=floor, baseline_kind="bytes / bandwidth",

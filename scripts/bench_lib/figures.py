@@ -244,20 +244,16 @@ def figure_statics(plan: Plan) -> list[Row]:
     return rows
 
 
-def _static_latency(plan: Plan, sb: Sandbox, urls: list[str], work: Path) -> Row:
-    title = f"2 {len(urls)} static files, {plan.latency * 1e3:.0f} ms latency/request"
-    if len(urls) < plan.static_files:
-        return skipped("2b", title, "s", "<= 0.20x", f"the export lists only {len(urls)}")
-    client = make_client(sb.base_url)
-    service = MetaPersonService(client, name="sandbox")
-    token = client.header()  # signed in before timing, as the seed's loop already is
-    sb.faults.latency_seconds = plan.latency
+def time_static_fetch(service: MetaPersonService, urls: list[str], token: str, work: Path,
+                      reps: int) -> tuple[list[float], list[float]]:
+    """Seconds to fetch ``urls`` per run, interleaved: the add-on's ``StaticFetcher`` (the
+    engine's default 8 workers, into an empty cache) and the seed's one-by-one loop
+    (``curl -H "Authorization: Bearer $TOKEN" -JLO URL``, one after another)."""
     addon_s: list[float] = []
     serial_s: list[float] = []
 
     def addon(rep: int) -> float:
-        cache = Cache(work / f"fetch-{rep}")
-        fetcher = StaticFetcher(cache)  # the engine's default: 8 workers
+        fetcher = StaticFetcher(Cache(work / f"fetch-{rep}"))
         try:
             watch = Stopwatch()
             result = fetcher.fetch(urls, lambda url, dest, stop: service.download(
@@ -273,20 +269,32 @@ def _static_latency(plan: Plan, sb: Sandbox, urls: list[str], work: Path) -> Row
         folder = work / f"serial-{rep}"
         folder.mkdir(parents=True, exist_ok=True)
         watch = Stopwatch()
-        for url in urls:  # curl -H "Authorization: Bearer $TOKEN" -JLO URL, one after another
-            resp = requests.get(url, headers={"Authorization": token}, timeout=30)
+        for url in urls:
+            resp = requests.get(url, headers={"Authorization": token}, timeout=60)
             resp.raise_for_status()
             (folder / url.rsplit("/", 1)[-1]).write_bytes(resp.content)
         return watch()
 
+    for rep in range(reps):
+        if rep % 2:
+            serial_s.append(serial(rep))
+            addon_s.append(addon(rep))
+        else:
+            addon_s.append(addon(rep))
+            serial_s.append(serial(rep))
+    return addon_s, serial_s
+
+
+def _static_latency(plan: Plan, sb: Sandbox, urls: list[str], work: Path) -> Row:
+    title = f"2 {len(urls)} static files, {plan.latency * 1e3:.0f} ms latency/request"
+    if len(urls) < plan.static_files:
+        return skipped("2b", title, "s", "<= 0.20x", f"the export lists only {len(urls)}")
+    client = make_client(sb.base_url)
+    service = MetaPersonService(client, name="sandbox")
+    token = client.header()  # signed in before timing, as the seed's loop already is
+    sb.faults.latency_seconds = plan.latency
     try:
-        for rep in range(plan.static_reps):
-            if rep % 2:
-                serial_s.append(serial(rep))
-                addon_s.append(addon(rep))
-            else:
-                addon_s.append(addon(rep))
-                serial_s.append(serial(rep))
+        addon_s, serial_s = time_static_fetch(service, urls, token, work, plan.static_reps)
     finally:
         sb.faults.latency_seconds = 0.0
         client.close()
