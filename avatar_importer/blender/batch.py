@@ -85,6 +85,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=60.0, help="network timeout, seconds")
     p.add_argument("--no-pack", action="store_true",
                    help="reference textures in the cache instead of packing them")
+    p.add_argument("--no-compress", action="store_true",
+                   help="save --out uncompressed (default: compressed, as Blender's "
+                   "File > Save with Compress: a crowd's meshes take half the space)")
     p.add_argument("--sandbox-compute-seconds", type=float, default=3.0)
     animation_options.add_arguments(p)
     manifest_run.add_arguments(p)
@@ -223,7 +226,8 @@ def _finish(args: argparse.Namespace, jobs: list[JobState]) -> int:
             extra["render_error"] = str(exc)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        bpy.ops.wm.save_as_mainfile(filepath=str(args.out.resolve()))
+        bpy.ops.wm.save_as_mainfile(filepath=str(args.out.resolve()),
+                                    compress=not args.no_compress)
         extra["blend"] = str(args.out)
     if args.report:
         body = {"ok": ok, "blender": bpy.app.version_string, "avatars": reports, **extra}

@@ -121,14 +121,15 @@ def figure_crowd(plan: Plan, info: dict[str, Any]) -> list[Row]:
             note=(f"{addon['packed']} packed; the plain importer made "
                   f"{plain['image_datablocks']} for the same {n} avatars from ONE folder "
                   "(it reuses an image only for the very same path)")),
-        Row(id="6d", figure=f"6 crowd of {n}: saved packed .blend", unit="MB",
-            measured=addon["blend_bytes"] / 1e6, baseline=(textures_bytes + meshes) / 1e6,
+        Row(id="6d", figure=f"6 crowd of {n}: saved packed .blend (as the batch saves it)",
+            unit="MB", measured=addon["blend_compressed_bytes"] / 1e6,
+            baseline=(textures_bytes + meshes) / 1e6,
             baseline_kind="distinct textures + meshes", target="<= 1.1x",
-            met=addon["blend_bytes"] <= 1.1 * (textures_bytes + meshes),
+            met=addon["blend_compressed_bytes"] <= 1.1 * (textures_bytes + meshes),
             note=(f"textures {textures_bytes / 1e6:.1f} MB once + {n} x "
-                  f"{res['mesh_bytes_per_avatar'] / 1e6:.2f} MB of GLB mesh data; "
-                  "uncompressed .blend (saved compressed: "
-                  f"{addon['blend_compressed_bytes'] / 1e6:.1f} MB)")),
+                  f"{res['mesh_bytes_per_avatar'] / 1e6:.2f} MB of GLB mesh data; saved "
+                  "compressed, the batch's default (uncompressed, --no-compress: "
+                  f"{addon['blend_bytes'] / 1e6:.1f} MB)")),
         Row(id="6e", figure=f"6 crowd of {n}: resident memory per added avatar", unit="MB",
             measured=per_avatar, baseline=res["mesh_bytes_per_avatar"] / 1e6,
             baseline_kind="its GLB mesh data",

@@ -72,6 +72,8 @@ def test_two_photos_one_run_everything_resolves(tmp_path, photos, sandbox):
         assert a["bytes_downloaded"] > 0
         assert set(a["seconds_per_stage"]) >= {"computing", "downloading"}
     assert render.is_file() and render.stat().st_size > 1000
+    with out.open("rb") as f:  # saved compressed (zstd frame), as File > Save with Compress
+        assert f.read(4) == b"\x28\xb5\x2f\xfd"
 
     bpy.ops.wm.open_mainfile(filepath=str(out))
     assert {"ada", "bob"} <= set(bpy.data.collections.keys())

@@ -247,8 +247,8 @@ def test_batch_unsafe_glb_from_the_service(fault, sb, tmp_path):
     sb._archive = lambda choice: evil
     out, report = tmp_path / "out.blend", tmp_path / "r.json"
     proc = run_batch(*sandbox_args(sb, tmp_path / "cache"), "--photo",
-                     str(make_photos(tmp_path, 1)[0]), "--out", str(out), "--report",
-                     str(report), tmp=tmp_path)
+                     str(make_photos(tmp_path, 1)[0]), "--out", str(out), "--no-compress",
+                     "--report", str(report), tmp=tmp_path)  # bytes searched below
     avatar = (report_of(report).get("avatars") or [{}])[0]
     hostname = Path("/etc/hostname").read_bytes().strip() if Path("/etc/hostname").exists() \
         else b"\0no-hostname\0"
@@ -588,8 +588,8 @@ def test_batch_never_writes_secrets(fault, tmp_path):
         out, report, cache = tmp_path / "out.blend", tmp_path / "r.json", tmp_path / "cache"
         proc = run_batch("--service", "avatarsdk", "--base-url", sandbox.base_url,
                          "--poll-interval", "0.2", "--cache-dir", str(cache), "--photo",
-                         str(make_photos(tmp_path, 1)[0]), "--out", str(out), "--report",
-                         str(report), tmp=tmp_path, AVATARSDK_CLIENT_ID="sandbox",
+                         str(make_photos(tmp_path, 1)[0]), "--out", str(out), "--no-compress",
+                         "--report", str(report), tmp=tmp_path, AVATARSDK_CLIENT_ID="sandbox",
                          AVATARSDK_CLIENT_SECRET=SECRET)
         with sandbox._state.lock:
             tokens = list(sandbox._state.tokens)
