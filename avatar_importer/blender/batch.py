@@ -34,8 +34,9 @@ from ..core.settings import (
     SERVICES,
 )
 from ..core.stages import JobSpec, JobState, Stage
-from . import compat, manifest_run
+from . import compat
 from .animation import batch_options as animation_options
+from .library import manifest_run
 from .wiring import batch_settings, build_engine
 
 
@@ -217,7 +218,7 @@ def _finish(args: argparse.Namespace, jobs: list[JobState]) -> int:
     ok = animation_options.animate_reports(args, reports, _say, messages.error) and ok
     extra: dict[str, Any] = {}
     if args.render and any(j.stage == Stage.DONE for j in jobs):
-        from .render import render_preview
+        from .importing.render import render_preview
         try:
             render_preview(args.render)
             extra["render"] = str(args.render)

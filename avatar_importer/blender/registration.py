@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import bpy
 
-from . import browse, browse_ops, catalogue, compat, operators, panel, prefs, props, runtime
-from .animate_panel import CLASSES as ANIMATE_PANEL_CLASSES
+from . import compat, runtime
 from .animation import operators as animate_ops
-from .file_import import CLASSES as FILE_IMPORT_CLASSES
-from .file_import import register_menus, unregister_menus
-from .report_ops import CLASSES as REPORT_CLASSES
+from .importing.file_import import CLASSES as FILE_IMPORT_CLASSES
+from .importing.file_import import register_menus, unregister_menus
+from .ui import browse, browse_ops, catalogue, operators, panel, prefs, props
+from .ui.animate_panel import CLASSES as ANIMATE_PANEL_CLASSES
+from .ui.report_ops import CLASSES as REPORT_CLASSES
 
 CLASSES: tuple[type, ...] = (
     prefs.AVATAR_IMPORTER_AP_preferences,

@@ -15,7 +15,7 @@ from ..core.cache import Cache
 from ..core.engine import EngineOptions, JobEngine
 from ..core.settings import ServiceSettings, make_service
 from ..core.stages import Event, JobState
-from .importer import ImportResult, import_avatar_glb
+from .importing.importer import ImportResult, import_avatar_glb
 
 
 def make_importer(pack_images: bool = True,

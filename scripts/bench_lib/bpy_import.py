@@ -38,7 +38,7 @@ if str(ROOT) not in sys.path:
 
 import bpy  # noqa: E402
 
-import avatar_importer.blender.importer as importer_module  # noqa: E402
+import avatar_importer.blender.importing.importer as importer_module  # noqa: E402
 import avatar_importer.core.glb as glb_module  # noqa: E402
 from avatar_importer.blender import compat  # noqa: E402
 from avatar_importer.core.glb import external_image_uris, read_glb, uri_to_relpath  # noqa: E402

@@ -34,7 +34,7 @@ from avatar_samples import write_sandbox_avatar  # noqa: E402
 
 from avatar_importer.blender import compat  # noqa: E402
 from avatar_importer.blender.animation.retarget import retarget  # noqa: E402
-from avatar_importer.blender.importer import (  # noqa: E402
+from avatar_importer.blender.importing.importer import (  # noqa: E402
     import_avatar_glb,
     new_since,
     take_snapshot,

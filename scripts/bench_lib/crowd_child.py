@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:
 import bpy  # noqa: E402
 
 from avatar_importer.blender import compat  # noqa: E402
-from avatar_importer.blender.importer import import_avatar_glb  # noqa: E402
+from avatar_importer.blender.importing.importer import import_avatar_glb  # noqa: E402
 from avatar_importer.core.glb import place_beside, read_glb  # noqa: E402
 
 

@@ -16,7 +16,7 @@ for _path in (ROOT, ROOT / "tests"):
 
 from avatar_samples import write_sandbox_avatar  # noqa: E402
 
-from avatar_importer.blender.importer import import_avatar_glb  # noqa: E402
+from avatar_importer.blender.importing.importer import import_avatar_glb  # noqa: E402
 from avatar_importer.sandbox.avaturn_assets import build_avaturn_glb  # noqa: E402
 
 

@@ -21,7 +21,7 @@ for entry in (str(ROOT), str(HERE)):
 import animation_data  # noqa: E402
 from avatar_samples import write_sandbox_avatar  # noqa: E402
 
-from avatar_importer.blender.importer import import_avatar_glb  # noqa: E402
+from avatar_importer.blender.importing.importer import import_avatar_glb  # noqa: E402
 from avatar_importer.core.mocap.bvh import joint_positions, read_bvh  # noqa: E402
 from avatar_importer.sandbox.avaturn_assets import build_avaturn_glb  # noqa: E402
 

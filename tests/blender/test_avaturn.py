@@ -112,7 +112,8 @@ def ui(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     prefs = bpy.context.preferences.addons["avatar_importer"].preferences
     prefs.service = "sandbox_avaturn"
     prefs.sandbox_compute_seconds = 0.4
-    from avatar_importer.blender import browse, runtime
+    from avatar_importer.blender import runtime
+    from avatar_importer.blender.ui import browse
     yield runtime, browse
     addon_utils.disable("avatar_importer", default_set=True, handle_error=None)
 

@@ -11,8 +11,8 @@ import bpy
 import pytest
 from avatar_samples import write_sandbox_avatar
 
-from avatar_importer.blender.image_share import SHARE_KEY
-from avatar_importer.blender.importer import import_avatar_glb
+from avatar_importer.blender.importing.image_share import SHARE_KEY
+from avatar_importer.blender.importing.importer import import_avatar_glb
 from avatar_importer.core.errors import ImportFailed
 
 FACE = "AvatarHeadFemale_Color_1K.png"  # kept beside the model: the avatar's own texture

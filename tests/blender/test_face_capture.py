@@ -214,7 +214,7 @@ def test_reapplying_keeps_earlier_keys_and_adds_to_body_keys(tmp_path, metaperso
 def test_real_metaperson_export_eyelashes_and_teeth_follow(tmp_path, samples_dir):
     """The real MetaPerson head (shared samples; skipped without them): the ARKit keys on
     the eyelashes and teeth are driven with the head's, tongueOut is reported."""
-    from avatar_importer.blender.importer import import_avatar_glb
+    from avatar_importer.blender.importing.importer import import_avatar_glb
     bpy.context.scene.render.fps = 30
     result = import_avatar_glb(samples_dir / "head_lod2_female.glb", name="Real")
     armature = bpy.data.objects[result.armature]
@@ -231,7 +231,7 @@ def test_real_metaperson_export_eyelashes_and_teeth_follow(tmp_path, samples_dir
 def test_avatar_without_shape_keys_gets_head_and_eyes_only(tmp_path):
     """Avaturn's classic layout: no shape keys, so every channel is reported unmatched,
     and the head and eyes still turn."""
-    from avatar_importer.blender.importer import import_avatar_glb
+    from avatar_importer.blender.importing.importer import import_avatar_glb
     from avatar_importer.sandbox.avaturn_assets import build_avaturn_glb
     glb = tmp_path / "classic.glb"
     glb.write_bytes(build_avaturn_glb("classic", texture_px=8))

@@ -39,7 +39,7 @@ for _path in (ROOT, ROOT / "tests"):
 
 import faultmatrix  # noqa: E402
 
-from avatar_importer.blender.importer import import_avatar_glb  # noqa: E402
+from avatar_importer.blender.importing.importer import import_avatar_glb  # noqa: E402
 from avatar_importer.core.engine import EngineOptions  # noqa: E402
 from avatar_importer.core.errors import AvatarImporterError  # noqa: E402
 from avatar_importer.core.glb import encode_glb, read_glb  # noqa: E402

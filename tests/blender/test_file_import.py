@@ -21,8 +21,8 @@ from avatar_samples import (
     write_sandbox_avatar,
 )
 
-from avatar_importer.blender import file_import
-from avatar_importer.blender.file_import import import_avatar_file, static_cache_map
+from avatar_importer.blender.importing import file_import
+from avatar_importer.blender.importing.file_import import import_avatar_file, static_cache_map
 from avatar_importer.core.errors import InputError, UnsafeArchiveError
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "metaperson"

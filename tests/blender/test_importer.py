@@ -9,7 +9,7 @@ from pathlib import Path
 import bpy
 import pytest
 
-from avatar_importer.blender.importer import import_avatar_glb
+from avatar_importer.blender.importing.importer import import_avatar_glb
 from avatar_importer.core.errors import GlbFormatError, ImportFailed, UnsafeUriError
 from avatar_importer.core.glb import external_image_uris, read_glb, write_glb
 

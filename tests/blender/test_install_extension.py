@@ -128,6 +128,9 @@ def test_extension_zip_contents(extension_zip: Path) -> None:
     assert manifest["blender_version_min"] == "4.2.0"
     assert set(manifest["permissions"]) == {"network", "files"}
     assert "__init__.py" in names and "core/engine.py" in names and "blender/batch.py" in names
+    # the blender/ subpackages travel too (the add-on cannot register without them)
+    assert {"blender/ui/prefs.py", "blender/importing/importer.py",
+            "blender/library/assets.py", "blender/animation/apply.py"} <= set(names)
     assert not [n for n in names if n.startswith(("tests/", "scripts/"))
                 or "__pycache__" in n or n.endswith(".pyc")]
 

@@ -102,7 +102,7 @@ def test_files_that_are_not_rhubarb_output_change_nothing(tmp_path, make_png):
 
 def test_avatar_without_visemes_is_told_clearly(tmp_path):
     """Avaturn's classic layout has no shape keys at all: lip-sync says so, changes nothing."""
-    from avatar_importer.blender.importer import import_avatar_glb
+    from avatar_importer.blender.importing.importer import import_avatar_glb
     from avatar_importer.sandbox.avaturn_assets import build_avaturn_glb
     glb = tmp_path / "classic.glb"
     glb.write_bytes(build_avaturn_glb("classic", texture_px=8))

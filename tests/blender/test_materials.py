@@ -12,9 +12,9 @@ import bpy
 import pytest
 from avatar_samples import write_avaturn_avatar, write_sandbox_avatar
 
-from avatar_importer.blender import materials, scene_tidy
-from avatar_importer.blender.importer import import_avatar_glb, stored_report
-from avatar_importer.blender.materials import classify, is_clear_cornea
+from avatar_importer.blender.importing import materials, scene_tidy
+from avatar_importer.blender.importing.importer import import_avatar_glb, stored_report
+from avatar_importer.blender.importing.materials import classify, is_clear_cornea
 from avatar_importer.core.errors import ImportFailed
 from avatar_importer.core.report import import_report, report_lines
 

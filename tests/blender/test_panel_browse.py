@@ -31,7 +31,8 @@ def ui(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     photo = tmp_path / "Ada.png"
     photo.write_bytes(build_thumbnail("ada", 48))
     bpy.context.scene.avatar_importer.photo = str(photo)
-    from avatar_importer.blender import browse, catalogue, runtime
+    from avatar_importer.blender import runtime
+    from avatar_importer.blender.ui import browse, catalogue
     yield runtime, browse, catalogue
     addon_utils.disable("avatar_importer", default_set=True, handle_error=None)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import bpy
 import pytest
 
-from avatar_importer.blender.importer import import_avatar_glb
-from avatar_importer.blender.render import render_preview
+from avatar_importer.blender.importing.importer import import_avatar_glb
+from avatar_importer.blender.importing.render import render_preview
 
 
 def read_pixels(path: Path) -> list[tuple[float, float, float]]:

@@ -13,8 +13,8 @@ import bpy
 from avatar_samples import speckles, write_sandbox_avatar
 
 from avatar_importer.blender import compat
-from avatar_importer.blender.importer import import_avatar_glb
-from avatar_importer.blender.render import render_preview
+from avatar_importer.blender.importing.importer import import_avatar_glb
+from avatar_importer.blender.importing.render import render_preview
 
 EYE_SIZE = (240, 120)
 PREVIEW_SAMPLES = 8  # render_preview's default, what --render and the demo use

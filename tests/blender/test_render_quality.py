@@ -19,9 +19,9 @@ import bpy
 import pytest
 from avatar_samples import OUTFIT, is_magenta, read_pixels, write_sandbox_avatar
 
-from avatar_importer.blender.file_import import import_avatar_file
-from avatar_importer.blender.importer import import_avatar_glb
-from avatar_importer.blender.render import render_preview
+from avatar_importer.blender.importing.file_import import import_avatar_file
+from avatar_importer.blender.importing.importer import import_avatar_glb
+from avatar_importer.blender.importing.render import render_preview
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "renders" / f"bpy-{bpy.app.version_string.split()[0]}"

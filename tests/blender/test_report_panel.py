@@ -88,7 +88,7 @@ class Recorder:
 
 
 def drawn(context: Any) -> list[tuple[str, str, str]]:
-    from avatar_importer.blender.panel import VIEW3D_PT_avatar_importer
+    from avatar_importer.blender.ui.panel import VIEW3D_PT_avatar_importer
     log: list[tuple[str, str, str]] = []
     VIEW3D_PT_avatar_importer.draw(type("P", (), {"layout": Recorder(log)})(), context)
     return log
@@ -122,7 +122,7 @@ def test_summary_fits_the_sidebar_and_the_full_report_is_one_click_away(
     assert bpy.ops.avatar_importer.show_report(collection=name) == {"FINISHED"}
     assert bpy.ops.avatar_importer.report_to_text(collection=name) == {"FINISHED"}
     text = bpy.data.texts[f"Avatar report {name}"].as_string()
-    from avatar_importer.blender.importer import stored_report
+    from avatar_importer.blender.importing.importer import stored_report
     expected = full_report_lines(stored_report(bpy.data.collections[name]))
     assert text.splitlines() == expected
     for mat in job.result.materials:  # every adjusted material, with every change

@@ -237,7 +237,7 @@ def test_real_metaperson_export(tmp_path: Path, samples_dir: Path, filename: str
     """A real MetaPerson export's skeleton (its own bone rolls, rest pose and root offset:
     the head-only export has its hips below the origin): a Mixamo BVH of a figure with
     the same proportions, 1.8/1.72 larger, lands hands and feet where they should."""
-    from avatar_importer.blender.importer import import_avatar_glb
+    from avatar_importer.blender.importing.importer import import_avatar_glb
 
     result = import_avatar_glb(samples_dir / filename, name="Real")
     avatar = bpy.data.objects[result.armature]

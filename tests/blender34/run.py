@@ -301,8 +301,8 @@ def _alpha_source(name: str) -> tuple[str, str] | None:
 
 @test
 def test_material_fixups_per_part_blender34() -> None:
-    from avatar_importer.blender.importer import import_avatar_glb
-    from avatar_importer.blender.materials import is_clear_cornea
+    from avatar_importer.blender.importing.importer import import_avatar_glb
+    from avatar_importer.blender.importing.materials import is_clear_cornea
     _fresh_scene()
     glb = _avatar_samples().write_sandbox_avatar(TMP / "quality-sandbox")
     result = import_avatar_glb(glb, name="Quality")
@@ -340,8 +340,8 @@ def test_real_sample_materials_blender34() -> None:
     if not SAMPLES.is_dir():
         print("    SKIPPED: ../shared/samples/metaperson is not here")
         return
-    from avatar_importer.blender.importer import import_avatar_glb
-    from avatar_importer.blender.materials import is_clear_cornea
+    from avatar_importer.blender.importing.importer import import_avatar_glb
+    from avatar_importer.blender.importing.materials import is_clear_cornea
     _fresh_scene()
     result = import_avatar_glb(SAMPLES / "head_lod2_female.glb", name="Head34")
     assert _surface("AvatarEyelashes")[:3] == ("BLEND", "HASHED", False)
@@ -360,7 +360,7 @@ def test_file_import_every_sample_blender34() -> None:
     samples = _avatar_samples()
     _fresh_scene()  # before enabling: factory settings would disable the add-on again
     with addon_enabled():
-        from avatar_importer.blender import file_import
+        from avatar_importer.blender.importing import file_import
         assert bpy.types.TOPBAR_MT_file_import.is_extended()
         for path in sorted(SAMPLES.glob("*.glb")):  # side by side, each its own avatar
             assert bpy.ops.import_scene.avatar_export(filepath=str(path)) == {"FINISHED"}
@@ -387,8 +387,8 @@ def test_file_import_every_sample_blender34() -> None:
 
 @test
 def test_render_eyes_and_no_magenta_blender34() -> None:
-    from avatar_importer.blender.importer import import_avatar_glb
-    from avatar_importer.blender.render import render_preview
+    from avatar_importer.blender.importing.importer import import_avatar_glb
+    from avatar_importer.blender.importing.render import render_preview
     samples = _avatar_samples()
     _fresh_scene()
     glb = samples.write_sandbox_avatar(TMP / "render-sandbox")
@@ -421,7 +421,7 @@ def test_render_eyes_and_no_magenta_blender34() -> None:
     assert mean < 0.10, f"the corneas cover the eyes (mean change {mean:.3f})"
     print(f"    eye area {len(area)} px, mean change with corneas {mean:.3f}")
     if SAMPLES.is_dir():  # the control: missing textures do show as magenta
-        from avatar_importer.blender.file_import import import_avatar_file
+        from avatar_importer.blender.importing.file_import import import_avatar_file
         _fresh_scene()
         missing = import_avatar_file(SAMPLES / OUTFIT_SAMPLE, cache_root=TMP / "no-cache")
         pink = shot("outfit_missing", objects=[bpy.data.objects[n] for n in missing.objects],
@@ -433,8 +433,8 @@ def test_render_eyes_and_no_magenta_blender34() -> None:
 def test_preview_eyes_without_a_denoiser_blender34() -> None:
     # Debian's 3.4 Cycles has no OpenImageDenoise: the preview takes more samples instead
     from avatar_importer.blender import compat
-    from avatar_importer.blender.importer import import_avatar_glb
-    from avatar_importer.blender.render import render_preview
+    from avatar_importer.blender.importing.importer import import_avatar_glb
+    from avatar_importer.blender.importing.render import render_preview
     samples = _avatar_samples()
     _fresh_scene()
     import_avatar_glb(samples.write_sandbox_avatar(TMP / "speckle-sandbox"), name="Eyes")

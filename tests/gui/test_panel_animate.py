@@ -31,8 +31,8 @@ runtime = gt.enable_addon(WORK / "cache")
 from face_avatars import import_metaperson  # noqa: E402
 from mocap_samples import livelink_csv, rhubarb_tsv  # noqa: E402
 
-from avatar_importer.blender.animate_panel import VIEW3D_PT_avatar_importer_animate  # noqa: E402
-from avatar_importer.blender.panel import VIEW3D_PT_avatar_importer  # noqa: E402
+from avatar_importer.blender.ui.animate_panel import VIEW3D_PT_avatar_importer_animate  # noqa: E402
+from avatar_importer.blender.ui.panel import VIEW3D_PT_avatar_importer  # noqa: E402
 
 view = gt.View3D()
 

@@ -28,8 +28,8 @@ WORK = gt.temp_dir("avatar-gui-avaturn-")
 os.environ["BROWSER"] = "true"  # webbrowser.open runs `true URL`: no real browser here
 runtime = gt.enable_addon(WORK / "cache", compute_seconds=1.0)
 bpy.context.preferences.addons[gt.ADDON].preferences.service = "sandbox_avaturn"
-from avatar_importer.blender import browse  # noqa: E402
-from avatar_importer.blender.panel import VIEW3D_PT_avatar_importer  # noqa: E402
+from avatar_importer.blender.ui import browse  # noqa: E402
+from avatar_importer.blender.ui.panel import VIEW3D_PT_avatar_importer  # noqa: E402
 
 view = gt.View3D()
 

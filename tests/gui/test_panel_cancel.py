@@ -34,7 +34,7 @@ WORK = gt.temp_dir("avatar-gui-cancel-")
 CACHE = WORK / "cache"
 runtime = gt.enable_addon(CACHE, compute_seconds=1.0)
 PHOTO = gt.write_photo(WORK, AVATAR, seed="gui cancel")
-from avatar_importer.blender.panel import VIEW3D_PT_avatar_importer  # noqa: E402
+from avatar_importer.blender.ui.panel import VIEW3D_PT_avatar_importer  # noqa: E402
 
 view = gt.View3D()
 

@@ -39,7 +39,7 @@ ART = gt.artifacts_dir(NAME)
 WORK = gt.temp_dir("avatar-gui-create-")
 runtime = gt.enable_addon(WORK / "cache", compute_seconds=2.0)
 PHOTO = gt.write_photo(WORK, AVATAR, seed="gui face")
-from avatar_importer.blender.panel import VIEW3D_PT_avatar_importer  # noqa: E402
+from avatar_importer.blender.ui.panel import VIEW3D_PT_avatar_importer  # noqa: E402
 
 view = gt.View3D()
 

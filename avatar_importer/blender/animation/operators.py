@@ -34,7 +34,7 @@ AUTO = "AUTO"
 def presets_folder() -> Path:
     """Where bone-map presets are saved: ``bone_maps`` in the add-on's cache root (the
     extension's user folder when installed as one)."""
-    from ..file_import import default_cache
+    from ..importing.file_import import default_cache
     return default_cache() / "bone_maps"
 
 

@@ -64,7 +64,7 @@ from ...core.mocap import bonemaps
 from ...core.mocap.bvh import read_bvh, sniff_format
 from ...core.mocap.result import BoneMapPreview, RetargetResult
 from .. import compat
-from ..importer import remove_created, take_snapshot
+from ..importing.importer import remove_created, take_snapshot
 
 ALIGN_MIN_DEGREES = 10.0
 TURN_MIN_DEGREES = 5.0
@@ -199,7 +199,7 @@ def _import_source(path: Path, fmt: str, snapshot: Any) -> list[Any]:
         text = str(exc).strip().removeprefix("Error:").strip().splitlines()
         raise InputError(f"Blender's {fmt.upper()} importer could not read {path.name}: "
                          + (text[0] if text else "unknown error")) from None
-    from ..importer import new_since
+    from ..importing.importer import new_since
     return [o for o in new_since(snapshot, "objects") if o.type == "ARMATURE"]
 
 

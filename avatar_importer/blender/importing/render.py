@@ -19,7 +19,7 @@ from typing import Any
 import bpy
 from mathutils import Vector
 
-from . import compat
+from .. import compat
 
 _TAG = "avatar_importer_preview"
 _MARGIN = 1.08

@@ -48,8 +48,8 @@ from typing import Any
 
 import bpy
 
-from ..core.errors import AvatarImporterError, ImportFailed
-from ..core.glb import (
+from ...core.errors import AvatarImporterError, ImportFailed
+from ...core.glb import (
     Glb,
     ImageResolution,
     check_uri,
@@ -61,8 +61,9 @@ from ..core.glb import (
     staged_names,
     uri_to_relpath,
 )
-from ..core.image_check import image_file_complete
-from . import compat, image_share, materials, scene_exclusion, scene_tidy
+from ...core.image_check import image_file_complete
+from .. import compat
+from . import image_share, materials, scene_exclusion, scene_tidy
 
 #: bpy.data collections an import can add to; all are diffed against a snapshot
 TRACKED_DATA = (

@@ -7,8 +7,9 @@ from typing import Any
 import bpy
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 
-from ..core.options import BLENDSHAPE_SETS, LODS, MODIFICATIONS, PROFILES, AvatarChoices
-from . import browse, catalogue, import_props
+from ...core.options import BLENDSHAPE_SETS, LODS, MODIFICATIONS, PROFILES, AvatarChoices
+from ..importing import import_props
+from . import browse, catalogue
 
 
 def _photo_changed(self: Any, _context: Any) -> None:

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 import bpy
 from bpy.props import EnumProperty, IntProperty, StringProperty
 
-from ..core.cache import Cache
-from ..core.stages import JobSpec
-from . import browse, catalogue, runtime
+from ...core.cache import Cache
+from ...core.stages import JobSpec
+from .. import runtime
+from . import browse, catalogue
 from .operators import NetworkOperator
 from .props import choices
 

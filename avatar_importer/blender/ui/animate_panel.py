@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import bpy
 
-from .animation.apply import stored_report
-from .animation.avatar import active_avatar
+from ..animation.apply import stored_report
+from ..animation.avatar import active_avatar
 from .panel import PANEL_ID
 
 

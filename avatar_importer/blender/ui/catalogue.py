@@ -12,15 +12,15 @@ from typing import Any
 
 import bpy
 
-from ..core.cache import Cache, write_atomic
-from ..core.options import (
+from ...core.cache import Cache, write_atomic
+from ...core.options import (
     FALLBACK_EXPORT_CATALOGUE,
     FALLBACK_MODIFICATIONS,
     NONE,
     catalogue_from_service,
     modifications_from_service,
 )
-from . import compat, runtime
+from .. import compat, runtime
 
 
 class _Catalogue:

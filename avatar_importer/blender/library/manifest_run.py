@@ -9,7 +9,7 @@ For each manifest row (``core.manifest``), in the library folder (``core.library
 3. As soon as the service gives the avatar's code (the engine's ``remote`` event) it is
    written to the row's state, so a killed run resumes that avatar.
 4. When Blender has imported it: mark it as an asset, save ``DIR/<name>.blend``
-   (``blender.library``), record the row done, remove it from the open file.
+   (``blender.library.assets``), record the row done, remove it from the open file.
 
 Exit code (``core.errors.exit_code_for``): 0 every selected row is in the library; 1 some
 row failed permanently (bad row, bad photo, credentials, plan limits); 75 only transient
@@ -31,9 +31,9 @@ from typing import Any
 
 import bpy
 
-from ..core import asset_catalogs, messages
-from ..core.cache import Cache, default_cache_root, write_atomic
-from ..core.errors import (
+from ...core import asset_catalogs, messages
+from ...core.cache import Cache, default_cache_root, write_atomic
+from ...core.errors import (
     EXIT_OK,
     EXIT_USAGE,
     AvatarImporterError,
@@ -41,12 +41,13 @@ from ..core.errors import (
     InputError,
     exit_code_for,
 )
-from ..core.library_rows import LibraryRows, RowPlan, failure_fields
-from ..core.manifest import Manifest, ManifestRow, load_manifest, parse_row_range
-from ..core.params import default_parameters
-from ..core.stages import Event, JobSpec, JobState, Stage
-from . import compat, library
-from .wiring import batch_settings, build_engine
+from ...core.library_rows import LibraryRows, RowPlan, failure_fields
+from ...core.manifest import Manifest, ManifestRow, load_manifest, parse_row_range
+from ...core.params import default_parameters
+from ...core.stages import Event, JobSpec, JobState, Stage
+from .. import compat
+from ..wiring import batch_settings, build_engine
+from . import assets as library
 
 HELP = """studio mode (a manifest in, an asset library out):
   --manifest FILE --library DIR [--rows A-B] [--assemble OUT.blend]
@@ -256,7 +257,7 @@ class ManifestRun:
     def _sandbox_url(self) -> str:
         """One sandbox for the whole run, started the first time a row needs it."""
         if self.sandbox is None:
-            from ..sandbox.server import Sandbox, SandboxConfig
+            from ...sandbox.server import Sandbox, SandboxConfig
             self.sandbox = Sandbox(SandboxConfig(
                 compute_seconds=self.args.sandbox_compute_seconds)).start()
             _say(f"sandbox running at {self.sandbox.base_url}")

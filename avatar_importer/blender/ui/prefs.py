@@ -6,8 +6,8 @@ from __future__ import annotations
 import bpy
 from bpy.props import EnumProperty, FloatProperty, StringProperty
 
+from ..runtime import ADDON_ID, cache_root
 from . import browse
-from .runtime import ADDON_ID, cache_root
 
 SERVICE_ITEMS = [
     ("avatarsdk", "Avatar SDK MetaPerson 2.0", "Create avatars with the Avatar SDK Web API"),

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, cast
 import bpy
 from bpy.props import StringProperty
 
-from ..core.report_summary import full_report_lines
-from .importer import stored_report
+from ...core.report_summary import full_report_lines
+from ..importing.importer import stored_report
 
 if TYPE_CHECKING:
     from bpy.stub_internal.rna_enums import OperatorReturnItems as OperatorReturn

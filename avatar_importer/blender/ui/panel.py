@@ -8,9 +8,10 @@ from typing import Any, cast
 
 import bpy
 
-from ..core.report_summary import SUMMARY_WIDTH, summary_rows
-from ..core.stages import Stage
-from . import browse, catalogue, compat, runtime
+from ...core.report_summary import SUMMARY_WIDTH, summary_rows
+from ...core.stages import Stage
+from .. import compat, runtime
+from . import browse, catalogue
 from .operators import OFFLINE_MESSAGE, needs_network
 from .report_ops import draw_report_buttons
 

@@ -28,11 +28,11 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 from bpy_extras.io_utils import ImportHelper
 
-from ..core.archive import extract_zip, find_model
-from ..core.cache import default_cache_root
-from ..core.errors import AvatarImporterError, InputError
-from ..core.glb import SOURCE_BESIDE
-from ..core.report import report_lines
+from ...core.archive import extract_zip, find_model
+from ...core.cache import default_cache_root
+from ...core.errors import AvatarImporterError, InputError
+from ...core.glb import SOURCE_BESIDE
+from ...core.report import report_lines
 from . import import_props
 from .importer import ImportResult, import_avatar_glb
 from .scene_tidy import IMAGE_TAG
@@ -81,7 +81,7 @@ def last_messages() -> list[tuple[str, str]]:
 def default_cache() -> Path:
     """The add-on's cache root as the service flow uses it (static resources live there)."""
     try:
-        from . import runtime
+        from .. import runtime
         return Path(runtime.cache_root(runtime.preferences()))
     except (ImportError, AttributeError, RuntimeError):
         return default_cache_root()

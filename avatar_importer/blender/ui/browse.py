@@ -12,9 +12,9 @@ from typing import Any
 
 import bpy
 
-from ..core.cache import Cache
-from ..core.service import RemoteAvatar
-from . import compat, runtime
+from ...core.cache import Cache
+from ...core.service import RemoteAvatar
+from .. import compat, runtime
 
 
 class _Browse:
@@ -216,7 +216,7 @@ def open_editor(kind: str, avatar_id: str | None = None) -> None:
     import time
     import webbrowser
 
-    from ..core.errors import InputError
+    from ...core.errors import InputError
 
     engine = runtime.engine_for(runtime.preferences())
     service = engine.service

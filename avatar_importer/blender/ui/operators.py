@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING
 import bpy
 from bpy.props import StringProperty
 
-from ..core.cache import Cache
-from ..core.errors import InputError
-from ..core.photo import check_photo
-from ..core.stages import JobSpec
-from . import browse, compat, runtime
+from ...core.cache import Cache
+from ...core.errors import InputError
+from ...core.photo import check_photo
+from ...core.stages import JobSpec
+from .. import compat, runtime
+from . import browse
 from .props import choices
 
 if TYPE_CHECKING:

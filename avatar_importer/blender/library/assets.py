@@ -35,9 +35,9 @@ from typing import Any
 
 import bpy
 
-from ..core.asset_catalogs import ensure_catalogs
-from ..core.cache import partial_path
-from . import compat
+from ...core.asset_catalogs import ensure_catalogs
+from ...core.cache import partial_path
+from .. import compat
 
 PREVIEW_SIZE = 128
 
