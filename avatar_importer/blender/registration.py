@@ -8,7 +8,19 @@ from __future__ import annotations
 
 import bpy
 
-from . import browse, browse_ops, catalogue, compat, operators, panel, prefs, props, runtime
+from . import (
+    browse,
+    browse_ops,
+    catalogue,
+    compat,
+    library_backup,
+    library_ops,
+    operators,
+    panel,
+    prefs,
+    props,
+    runtime,
+)
 from .animate_panel import CLASSES as ANIMATE_PANEL_CLASSES
 from .animation import operators as animate_ops
 from .file_import import CLASSES as FILE_IMPORT_CLASSES
@@ -20,6 +32,7 @@ CLASSES: tuple[type, ...] = (
     props.AVATAR_IMPORTER_PG_options,
     *operators.CLASSES,
     *browse_ops.CLASSES,
+    *library_ops.CLASSES,
     *panel.CLASSES,
     *FILE_IMPORT_CLASSES,
     *REPORT_CLASSES,
@@ -44,6 +57,7 @@ def unregister() -> None:
     runtime.TICK_HOOKS.clear()
     runtime.shutdown()
     browse.reset()
+    library_backup.reset()
     catalogue.reset()
     props.unregister_props()
     animate_ops.unregister_props()
