@@ -29,7 +29,7 @@ from typing import Any
 import bpy
 
 from ..core.cache import Cache
-from ..core.engine import JobEngine
+from ..core.engine import EngineOptions, JobEngine
 from ..core.errors import ImportFailed
 from ..core.library_rows import LibraryRows, failure_fields
 from ..core.row_lock import RowLock
@@ -37,7 +37,6 @@ from ..core.service import RemoteAvatar
 from ..core.stages import Event, JobSpec, JobState, Stage
 from . import library, runtime
 from .importer import ImportResult, import_avatar_glb, remove_created, take_snapshot
-from .wiring import build_engine
 
 BACKUP_KEY = ("library-backup",)
 MAX_PAGES = 1000  # a listing that never ends is cut here
@@ -225,16 +224,16 @@ def thumbnail_path(cache: Cache, code: str) -> Path:
 
 def _engine(prefs: Any) -> JobEngine:
     """The backup's own engine (same account and cache as the panel's), whose import step
-    saves each avatar to the library and takes it out of the open file again."""
-    if _STATE.engine is not None and not getattr(_STATE.engine, "_closed", False):
-        return _STATE.engine
-    settings = runtime.settings_from_prefs(prefs)
-    local = prefs is None or prefs.service in runtime.LOCAL_SERVICES
-    poll = float(getattr(prefs, "poll_interval", 5.0)) if prefs is not None else 5.0
-    engine = build_engine(settings, Cache(runtime.cache_root(prefs)),
-                          poll_interval=min(poll, 0.5) if local else poll,
-                          remember_player=not local)
-    engine.importer = _import_and_save
+    saves each avatar to the library and takes it out of the open file again. It shares the
+    panel engine's service (account, remote user, token); its cache is the same folder."""
+    panel = runtime.engine_for(prefs)  # its service: same account, player and token
+    old = _STATE.engine
+    if old is not None and old.service is panel.service and \
+            old.cache.root == runtime.cache_root(prefs):
+        return old
+    engine = JobEngine(panel.service, Cache(runtime.cache_root(prefs)),
+                       EngineOptions(poll_interval=panel.options.poll_interval, max_parallel=2),
+                       importer=_import_and_save)
     engine.listeners.append(_on_event)
     runtime.add_engine(BACKUP_KEY, engine)
     return engine
@@ -243,18 +242,25 @@ def _engine(prefs: Any) -> JobEngine:
 def _import_and_save(job: JobState) -> ImportResult:
     """The engine's import step (main thread): import, save to the library, remove."""
     run = _STATE
-    if run.folder is None or run.current is None or job is not run.job:
-        raise ImportFailed("the library backup was stopped")
+    if run.folder is None or run.current is None or job is not run.job or run.cancelled:
+        # (a cancel that came while the download's last event was queued ends here)
+        raise ImportFailed("the library backup was cancelled")
     assert job.glb_path is not None and run.engine is not None
     item = run.current
     view_layer = bpy.context.view_layer
     active = view_layer.objects.active
     selected = [o for o in view_layer.objects if o.select_get()]
     snapshot = take_snapshot()
+    namesake: Any = None  # the open file's own collection of the asset's name
     try:
         result = import_avatar_glb(Path(job.glb_path), name=item.name, search=[job.search],
                                    pack_images=True, transparent_bounces=False)
         collection = bpy.data.collections[result.collection_name]
+        if collection.name != item.name:  # lent its name for the write, given back below
+            namesake = bpy.data.collections.get(item.name)
+            if namesake is not None:
+                namesake.name = f"{item.name} (backup in progress)"
+            collection.name = item.name
         if not library.writes_preview(collection):
             run.no_preview += 1
         thumb = thumbnail_path(run.engine.cache, item.avatar.code)
@@ -274,6 +280,8 @@ def _import_and_save(job: JobState) -> ImportResult:
         return result
     finally:
         remove_created(snapshot)
+        if namesake is not None:
+            namesake.name = item.name
         with contextlib.suppress(ReferenceError, RuntimeError):
             for obj in view_layer.objects:
                 obj.select_set(obj in selected)
@@ -288,7 +296,7 @@ def _on_event(job: JobState, event: Event) -> None:
     assert item is not None and run.folder is not None
     if job.stage == Stage.DONE:
         run.saved += 1
-    else:
+    elif not run.cancelled:
         run.failed.append(f"{item.name} ({job.error or job.stage.value})")
         if job.stage == Stage.FAILED:
             LibraryRows(run.folder).update(item.name,
