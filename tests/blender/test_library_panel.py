@@ -104,7 +104,7 @@ def test_save_to_library_writes_an_asset_and_leaves_the_open_file_alone(ui, tmp_
     # a different avatar under a name the library has already is refused, naming the file
     create(runtime, "Bob")
     shutil.copy(target, tmp_path / "library" / "Bob.blend")
-    with pytest.raises(RuntimeError, match="different avatar as Bob.blend"):
+    with pytest.raises(RuntimeError, match=r"different avatar as Bob\.blend"):
         bpy.ops.avatar_importer.save_to_library(collection="Bob")
     # saving the same avatar again replaces its own file
     assert bpy.ops.avatar_importer.save_to_library(collection="Ada") == {"FINISHED"}
