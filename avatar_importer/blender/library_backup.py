@@ -87,10 +87,12 @@ def safe_name(text: str) -> str:
     return name[:80] or "avatar"
 
 
-def row_name_for(rows: LibraryRows, avatar: RemoteAvatar, service: str) -> str:
+def row_name_for(rows: LibraryRows, avatar: RemoteAvatar, service: str,
+                 states: dict[str, dict[str, Any]] | None = None) -> str:
     """The row (and file) name of ``avatar``: the one it has already, else its name, made
-    unique with its code when another avatar has that name."""
-    for name, row in rows.states().items():
+    unique with its code when another avatar has that name. ``states``: the rows' states
+    read once (``rows.states()``) for a whole listing."""
+    for name, row in (rows.states() if states is None else states).items():
         if row.get("avatar_code") == avatar.code and row.get("service") in (None, service):
             return name
     base = safe_name(avatar.name or avatar.code[:8])
@@ -147,12 +149,13 @@ def _plan(run: _Backup, avatars: list[RemoteAvatar]) -> None:
     service = run.engine.service.name
     run.total = len(avatars)
     names: set[str] = set()
+    states = rows.states()  # read once: 100 avatars, 100 rows
     for avatar in avatars:
         if avatar.status != "Completed":
             run.failed.append(f"{avatar.name or avatar.code[:8]} (not ready: "
                               f"{avatar.status})")
             continue
-        name = row_name_for(rows, avatar, service)
+        name = row_name_for(rows, avatar, service, states)
         if name in names:  # two avatars of one name in this listing
             name = f"{name}_{safe_name(avatar.code[:8])}"
         names.add(name)

@@ -199,3 +199,54 @@ def test_operators_need_a_library_folder_and_online_access(ui):
         bpy.context.preferences.system.use_online_access = True
         assert bpy.ops.avatar_importer.backup_all.poll()
         prefs.service = "sandbox"
+
+
+class Recorder:
+    """Stands in for a panel's UILayout: records its labels and operators."""
+
+    def __init__(self, log: list[tuple[str, str]]) -> None:
+        self.log = log
+
+    def label(self, text: str = "", **_: object) -> None:
+        self.log.append(("label", text))
+
+    def operator(self, idname: str, **_: object) -> object:
+        self.log.append(("operator", idname))
+        return type("Props", (), {})()
+
+    def _child(self, *_: object, **__: object) -> Recorder:
+        return Recorder(self.log)
+
+    box = row = column = _child
+
+    def __getattr__(self, name: str) -> object:  # prop, template_icon, progress ...
+        return lambda *args, **kwargs: None
+
+
+def drawn(panel: type) -> list[tuple[str, str]]:
+    log: list[tuple[str, str]] = []
+    panel.draw(type("P", (), {"layout": Recorder(log)})(), bpy.context)
+    return log
+
+
+def test_panel_shows_save_backup_progress_and_cancel(ui):
+    runtime, _browse, backup = ui
+    from avatar_importer.blender.panel import (
+        VIEW3D_PT_avatar_importer,
+        VIEW3D_PT_avatar_importer_library,
+    )
+    create(runtime, "Ada")
+    assert ("operator", "avatar_importer.save_to_library") in drawn(VIEW3D_PT_avatar_importer)
+    assert ("operator", "avatar_importer.backup_all") in \
+        drawn(VIEW3D_PT_avatar_importer_library)
+    bpy.ops.avatar_importer.backup_all()
+    assert ("operator", "avatar_importer.cancel_backup") in \
+        drawn(VIEW3D_PT_avatar_importer_library)
+    pump(runtime, lambda: not backup.state().running)
+    log = drawn(VIEW3D_PT_avatar_importer_library)
+    assert ("label", "Back Up All: 1 saved, 0 already in the library") in log, log
+    prefs = bpy.context.preferences.addons["avatar_importer"].preferences
+    prefs.library_dir = ""
+    log = drawn(VIEW3D_PT_avatar_importer_library)
+    assert ("operator", "avatar_importer.backup_all") not in log
+    assert ("label", "Back Up All: set a library folder in Preferences") in log
