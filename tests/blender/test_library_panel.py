@@ -250,3 +250,31 @@ def test_panel_shows_save_backup_progress_and_cancel(ui):
     log = drawn(VIEW3D_PT_avatar_importer_library)
     assert ("operator", "avatar_importer.backup_all") not in log
     assert ("label", "Back Up All: set a library folder in Preferences") in log
+
+
+def test_a_failing_avatar_is_named_leaves_nothing_and_is_retried(ui, tmp_path, monkeypatch):
+    runtime, _browse, backup = ui
+    ada, _bob = create(runtime, "Ada"), create(runtime, "Bob")
+    before = scene_state()
+    monkeypatch.setenv("AVATAR_IMPORTER_CACHE", str(tmp_path / "cache2"))
+    faults = runtime._State.sandbox.faults
+    faults.update({"error_path_prefix": f"/avatars/{ada.avatar_code}/exports/",
+                   "error_next": 1000, "error_status": 403})
+    bpy.ops.avatar_importer.backup_all()
+    pump(runtime, lambda: not backup.state().running)
+    run = backup.state()
+    assert run.saved == 1 and len(run.failed) == 1 and run.failed[0].startswith("Ada ("), \
+        run.message
+    assert "1 not saved: Ada (" in run.message
+    library = tmp_path / "library"
+    assert sorted(p.name for p in library.glob("*.blend")) == ["Bob.blend"]
+    assert not list(library.glob(".*.blend")), "no half-written file"
+    from avatar_importer.core.library_rows import LibraryRows
+    assert LibraryRows(library).load("Ada")["status"] == "failed"
+    assert scene_state() == before
+
+    faults.update({"reset": True})
+    bpy.ops.avatar_importer.backup_all()
+    pump(runtime, lambda: not backup.state().running)
+    assert (backup.state().saved, backup.state().skipped) == (1, 1), backup.state().message
+    assert sorted(p.name for p in library.glob("*.blend")) == ["Ada.blend", "Bob.blend"]
