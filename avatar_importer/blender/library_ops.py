@@ -12,6 +12,7 @@ avatar again replaces its file. Main thread only.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from bpy.props import StringProperty
 
 from ..core.cache import Cache
 from ..core.library_rows import LibraryRows
+from ..core.report_summary import SUMMARY_WIDTH
 from . import compat, library, library_backup, runtime
 from .importer import REPORT_PROPERTY, stored_report
 from .operators import NetworkOperator
@@ -191,8 +193,9 @@ def draw_backup(layout: Any) -> None:
         row.operator("avatar_importer.cancel_backup", text="", icon="X")
     else:
         layout.operator("avatar_importer.backup_all", icon="EXPORT")
-        if run.message:
-            layout.label(text=run.message)
+        col = layout.column(align=True)  # a result with failures is long: wrapped
+        for part in textwrap.wrap(run.message, SUMMARY_WIDTH + 2):
+            col.label(text=part)
 
 
 CLASSES = (

@@ -243,8 +243,11 @@ def test_panel_shows_save_backup_progress_and_cancel(ui):
     assert ("operator", "avatar_importer.cancel_backup") in \
         drawn(VIEW3D_PT_avatar_importer_library)
     pump(runtime, lambda: not backup.state().running)
-    log = drawn(VIEW3D_PT_avatar_importer_library)
-    assert ("label", "Back Up All: 1 saved, 0 already in the library") in log, log
+    text = " ".join(t for kind, t in drawn(VIEW3D_PT_avatar_importer_library)
+                    if kind == "label")
+    assert text.startswith("Back Up All: 1 saved, 0 already in the library"), text
+    # 5.0's partial write drops previews: the result says so
+    assert ("saved without preview" in text) == (bpy.app.version >= (5, 0, 0)), text
     prefs = bpy.context.preferences.addons["avatar_importer"].preferences
     prefs.library_dir = ""
     log = drawn(VIEW3D_PT_avatar_importer_library)
