@@ -65,21 +65,28 @@ def save_to_library(collection: Any, folder: Path) -> tuple[Path, str]:
     name = library_backup.safe_name(collection.name)
     rows = LibraryRows(folder)
     code = str(source.get("avatar_code") or "")
-    refused = clash(rows, name, code)
-    if refused:
-        raise ValueError(refused)
-    service = str(source.get("service") or "file")
-    preview = _preview(code, source, report)
-    meta = library.AssetMeta(
-        name=name, service=service, subtype=str(source.get("subtype") or "female"),
-        avatar_code=code, export_options=dict(source.get("export_options") or {}),
-        preview=preview)
-    keeps_preview = library.writes_preview(collection)
-    path = library.save_avatar_to_library(collection, folder, meta, keep_current=True)
-    rows.update(name, status="done", blend=path.name, avatar_code=code or None,
-                export_code=str(source.get("export_code") or "") or None, service=service,
-                catalog=meta.catalog_path, description=meta.description_text(),
-                source="panel")
+    lock = rows.lock(name)
+    if lock is None:
+        raise ValueError(f"{name}.blend is being written by another Blender (a backup or "
+                         "a manifest run): try again when it is done")
+    try:
+        refused = clash(rows, name, code)
+        if refused:
+            raise ValueError(refused)
+        service = str(source.get("service") or "file")
+        preview = _preview(code, source, report)
+        meta = library.AssetMeta(
+            name=name, service=service, subtype=str(source.get("subtype") or "female"),
+            avatar_code=code, export_options=dict(source.get("export_options") or {}),
+            preview=preview)
+        keeps_preview = library.writes_preview(collection)
+        path = library.save_avatar_to_library(collection, folder, meta, keep_current=True)
+        rows.update(name, status="done", blend=path.name, avatar_code=code or None,
+                    export_code=str(source.get("export_code") or "") or None,
+                    service=service, catalog=meta.catalog_path,
+                    description=meta.description_text(), source="panel")
+    finally:
+        lock.release()
     if preview is None:
         remark = " (no thumbnail or photo: saved without preview)"
     elif not keeps_preview:

@@ -106,6 +106,13 @@ def test_save_to_library_writes_an_asset_and_leaves_the_open_file_alone(ui, tmp_
     shutil.copy(target, tmp_path / "library" / "Bob.blend")
     with pytest.raises(RuntimeError, match=r"different avatar as Bob\.blend"):
         bpy.ops.avatar_importer.save_to_library(collection="Bob")
+    # a row another Blender (a backup, a manifest run) is writing is left to it
+    from avatar_importer.core.library_rows import LibraryRows
+    held = LibraryRows(tmp_path / "library").lock("Ada")
+    assert held is not None
+    with pytest.raises(RuntimeError, match="being written by another Blender"):
+        bpy.ops.avatar_importer.save_to_library(collection="Ada")
+    held.release()
     # saving the same avatar again replaces its own file; the result says when 5.0's
     # partial write drops the preview (the open file holds more than this avatar)
     from avatar_importer.blender import library_ops
