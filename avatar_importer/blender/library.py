@@ -157,10 +157,11 @@ def save_avatar_to_library(collection: Any, library_dir: Path, meta: AssetMeta,
     path. Replaces an earlier file of that name whole (never half-written).
     ``keep_current``: leave the open file as it was (the panel's "Save to Library": the
     collection is unmarked again if it was no asset, images packed for the write are
-    unpacked again, keeping their file paths)."""
+    unpacked again, keeping their file paths, its fake user as it was)."""
     library_dir = Path(library_dir)
     library_dir.mkdir(parents=True, exist_ok=True)
     was_asset = collection.asset_data is not None
+    fake_user = collection.use_fake_user
     packed_before = {image for image in _images_of(collection) if image.packed_file}
     try:
         return _write_asset(collection, library_dir, meta)
@@ -171,6 +172,7 @@ def save_avatar_to_library(collection: Any, library_dir: Path, meta: AssetMeta,
                     image.unpack(method="REMOVE")  # back to its file, as before
             if not was_asset and collection.asset_data is not None:
                 collection.asset_clear()
+            collection.use_fake_user = fake_user
 
 
 def _write_asset(collection: Any, library_dir: Path, meta: AssetMeta) -> Path:

@@ -67,6 +67,7 @@ def scene_state() -> dict[str, object]:
         "images": sorted((i.name, i.packed_file is not None, i.filepath)
                          for i in bpy.data.images),
         "assets": sorted(c.name for c in bpy.data.collections if c.asset_data),
+        "fake_users": sorted(c.name for c in bpy.data.collections if c.use_fake_user),
         "filepath": bpy.data.filepath,
         "meshes": len(bpy.data.meshes), "materials": len(bpy.data.materials),
         "selected": sorted(o.name for o in bpy.context.view_layer.objects if o.select_get()),
