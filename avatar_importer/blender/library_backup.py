@@ -343,5 +343,7 @@ def progress() -> tuple[float, str]:
 def reset() -> None:
     """Unregister: forget the run (its engine is shut down with the others)."""
     global _STATE
+    if _STATE.lock is not None:
+        _STATE.lock.release()
     _STATE = _Backup()
 
