@@ -12,7 +12,8 @@ from . import compat, runtime
 from .animation import operators as animate_ops
 from .importing.file_import import CLASSES as FILE_IMPORT_CLASSES
 from .importing.file_import import register_menus, unregister_menus
-from .ui import browse, browse_ops, catalogue, operators, panel, prefs, props
+from .library import backup as library_backup
+from .ui import browse, browse_ops, catalogue, library_ops, operators, panel, prefs, props
 from .ui.animate_panel import CLASSES as ANIMATE_PANEL_CLASSES
 from .ui.report_ops import CLASSES as REPORT_CLASSES
 
@@ -21,6 +22,7 @@ CLASSES: tuple[type, ...] = (
     props.AVATAR_IMPORTER_PG_options,
     *operators.CLASSES,
     *browse_ops.CLASSES,
+    *library_ops.CLASSES,
     *panel.CLASSES,
     *FILE_IMPORT_CLASSES,
     *REPORT_CLASSES,
@@ -45,6 +47,7 @@ def unregister() -> None:
     runtime.TICK_HOOKS.clear()
     runtime.shutdown()
     browse.reset()
+    library_backup.reset()
     catalogue.reset()
     props.unregister_props()
     animate_ops.unregister_props()

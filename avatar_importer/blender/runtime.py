@@ -24,6 +24,7 @@ from ..core.settings import ENV_AVATURN_TOKEN, ENV_CLIENT_ID, ENV_CLIENT_SECRET,
 from ..core.stages import JobSpec, JobState
 from ..core.tasks import OnDone, TaskRunner
 from . import compat
+from .library import assets as library
 from .wiring import build_engine
 
 ADDON_ID = __package__.rpartition(".")[0]
@@ -106,6 +107,7 @@ def engine_for(prefs: Any) -> JobEngine:
                               remember_player=not local, import_options=_import_options)
         engine.listeners.append(_on_event)
         engine.listeners.append(_keep_user_in_prefs)
+        engine.listeners.append(library.remember_source)
         _State.engines[key] = engine
     return engine
 
@@ -124,6 +126,12 @@ def submit(prefs: Any, spec: JobSpec) -> JobState:
     state = engine.submit(spec)
     ensure_timer()
     return state
+
+
+def add_engine(key: tuple[str, ...], engine: JobEngine) -> None:
+    """Pump (and shut down) an engine made elsewhere (the library backup's own)."""
+    _State.engines[key] = engine
+    ensure_timer()
 
 
 def call_soon(fn: Any) -> None:

@@ -26,6 +26,7 @@ through ``compat.set_preview_image``.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import time
@@ -144,11 +145,37 @@ def _tree_images(tree: Any) -> set[Any]:
     return found
 
 
-def save_avatar_to_library(collection: Any, library_dir: Path, meta: AssetMeta) -> Path:
+def writes_preview(collection: Any) -> bool:
+    """Whether :func:`save_avatar_to_library` keeps the asset's preview in this Blender
+    (5.0's partial write drops it unless the open file is just this avatar)."""
+    return compat.partial_write_keeps_previews() or holds_only(collection)
+
+
+def save_avatar_to_library(collection: Any, library_dir: Path, meta: AssetMeta,
+                           keep_current: bool = False) -> Path:
     """Write the avatar as an asset to ``library_dir/<meta.name>.blend``; returns the
-    path. Replaces an earlier file of that name whole (never half-written)."""
+    path. Replaces an earlier file of that name whole (never half-written).
+    ``keep_current``: leave the open file as it was (the panel's "Save to Library": the
+    collection is unmarked again if it was no asset, images packed for the write are
+    unpacked again, keeping their file paths, its fake user as it was)."""
     library_dir = Path(library_dir)
     library_dir.mkdir(parents=True, exist_ok=True)
+    was_asset = collection.asset_data is not None
+    fake_user = collection.use_fake_user
+    packed_before = {image for image in _images_of(collection) if image.packed_file}
+    try:
+        return _write_asset(collection, library_dir, meta)
+    finally:
+        if keep_current:
+            for image in _images_of(collection) - packed_before:
+                if image.packed_file is not None:
+                    image.unpack(method="REMOVE")  # back to its file, as before
+            if not was_asset and collection.asset_data is not None:
+                collection.asset_clear()
+            collection.use_fake_user = fake_user
+
+
+def _write_asset(collection: Any, library_dir: Path, meta: AssetMeta) -> Path:
     mark_asset(collection, library_dir, meta)
     pack_images_of(collection)
     target = library_dir / f"{meta.name}.blend"
@@ -188,6 +215,39 @@ def remove_avatar(collection: Any) -> None:
     data.batch_remove(ids)
     with contextlib.suppress(RuntimeError, AttributeError):
         data.orphans_purge(do_local_ids=True, do_linked_ids=False, do_recursive=True)
+
+
+# --- where an imported avatar came from ------------------------------------------------
+
+#: custom property on the avatar's collection: service, avatar code, export options (JSON)
+SOURCE_PROPERTY = "avatar_importer_source"
+
+
+def remember_source(state: Any, event: Any) -> None:
+    """Engine listener: keep on the imported avatar's collection where it came from (no
+    secrets), so "Save to Library" can describe it in a later session too."""
+    result = getattr(state, "result", None)
+    if event.kind != "imported" or result is None:
+        return
+    collection = bpy.data.collections.get(result.collection_name)
+    if collection is None:
+        return
+    spec = state.spec
+    body = {"service": state.service, "avatar_code": state.avatar_code,
+            "export_code": state.export_code, "subtype": spec.subtype,
+            "export_options": spec.export_parameters,
+            "photo": str(spec.photo) if spec.photo else ""}
+    collection[SOURCE_PROPERTY] = json.dumps(body, default=str, separators=(",", ":"))
+
+
+def stored_source(collection: Any) -> dict[str, Any]:
+    """What :func:`remember_source` kept on ``collection`` (empty when nothing)."""
+    text = collection.get(SOURCE_PROPERTY) if collection is not None else None
+    try:
+        body = json.loads(text) if isinstance(text, str) else {}
+    except ValueError:
+        body = {}
+    return body if isinstance(body, dict) else {}
 
 
 # --- reading the library, assembling a crowd -----------------------------------------

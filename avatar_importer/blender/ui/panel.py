@@ -11,7 +11,7 @@ import bpy
 from ...core.report_summary import SUMMARY_WIDTH, summary_rows
 from ...core.stages import Stage
 from .. import compat, runtime
-from . import browse, catalogue
+from . import browse, catalogue, library_ops
 from .operators import OFFLINE_MESSAGE, needs_network
 from .report_ops import draw_report_buttons
 
@@ -73,6 +73,8 @@ class VIEW3D_PT_avatar_importer(_Sidebar):
                     for row_icon, text in summary_rows(job.result):
                         col.label(text=text, icon=cast(Any, row_icon))
                     draw_report_buttons(box, job.result.collection_name)
+                    if job.result.collection_name in bpy.data.collections:
+                        library_ops.draw_save_button(box, job.result.collection_name)
 
 
 class VIEW3D_PT_avatar_importer_options(_Sidebar):
@@ -162,6 +164,7 @@ class VIEW3D_PT_avatar_importer_library(_Sidebar):
         if has_next:
             row.operator("avatar_importer.list_avatars", text="", icon="TRIA_RIGHT").page = \
                 page + 1
+        library_ops.draw_backup(layout)
         if loading:
             layout.label(text="Loading...", icon="TIME")
         if error:

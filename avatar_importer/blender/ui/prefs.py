@@ -45,6 +45,11 @@ class AVATAR_IMPORTER_AP_preferences(bpy.types.AddonPreferences):
     cache_dir: StringProperty(name="Cache Directory",  # type: ignore[valid-type]
                               subtype="DIR_PATH",
                               description="Leave empty for the default per-user cache")
+    library_dir: StringProperty(name="Library Folder",  # type: ignore[valid-type]
+                                subtype="DIR_PATH",
+                                description="Asset library for Save to Library and Back "
+                                "Up All: one .blend per avatar (add it under File Paths > "
+                                "Asset Libraries to browse it)")
     poll_interval: FloatProperty(name="Poll Interval", default=5.0,  # type: ignore[valid-type]
                                  min=1.0, max=60.0, unit="TIME_ABSOLUTE")
     timeout: FloatProperty(name="Network Timeout", default=0.0,  # type: ignore[valid-type]
@@ -78,6 +83,10 @@ class AVATAR_IMPORTER_AP_preferences(bpy.types.AddonPreferences):
         row = box.row()
         row.label(text=f"Cache: {cache_root(self, create=False)} ({browse.cache_size_text()})")
         row.operator("avatar_importer.clear_cache", icon="TRASH")
+        box = layout.box()
+        box.prop(self, "library_dir")
+        if not self.library_dir.strip():
+            box.label(text="Empty: Save to Library and Back Up All are off", icon="INFO")
         layout.prop(self, "poll_interval")
         layout.prop(self, "timeout")
         layout.prop(self, "sandbox_compute_seconds")
