@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from panel_helpers import create, pump  # noqa: E402
 
 from avatar_importer.sandbox.assets import build_thumbnail  # noqa: E402
 
@@ -40,23 +41,6 @@ def ui(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     yield runtime, browse, library_backup
     prefs.library_dir = ""
     addon_utils.disable("avatar_importer", default_set=True, handle_error=None)
-
-
-def pump(runtime, done, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not done() and time.monotonic() < deadline:
-        runtime.pump_tick()
-        time.sleep(0.01)
-    assert done(), [j.status_line() for j in runtime.all_jobs()]
-
-
-def create(runtime, name: str) -> object:
-    bpy.context.scene.avatar_importer.avatar_name = name
-    bpy.ops.avatar_importer.create()
-    job = [j for j in runtime.all_jobs() if j.spec.name == name][-1]
-    pump(runtime, lambda: job.stage.final)
-    assert job.stage.value == "done", job.error
-    return job
 
 
 def scene_state() -> dict[str, object]:
