@@ -36,6 +36,7 @@ from ..core.settings import (
 from ..core.stages import JobSpec, JobState, Stage
 from . import compat
 from .animation import batch_options as animation_options
+from .importing.importer import avatars_excluded_meanwhile
 from .library import manifest_run
 from .wiring import batch_settings, build_engine
 
@@ -208,7 +209,8 @@ def _run(engine: Any, jobs: list[JobState]) -> None:
                 seen[job.id] = line
                 _say(f"[{job.spec.name}] {line}")
 
-    engine.run_until_done(on_tick=show)
+    with avatars_excluded_meanwhile():  # all put back before anything else runs
+        engine.run_until_done(on_tick=show)
     show()
 
 

@@ -40,6 +40,37 @@ def gltf_import_kwargs(**wanted: Any) -> dict[str, Any]:
     return {key: value for key, value in wanted.items() if key in known or key == "filepath"}
 
 
+#: the glTF importer's mesh module by version (3.4-4.2, then 4.3+), and the lines of its
+#: ``create_mesh`` that ``importing.free_ids.cheap_temporary_objects`` relies on
+_GLTF_MESH_MODULES = ("io_scene_gltf2.blender.imp.mesh",
+                      "io_scene_gltf2.blender.imp.gltf2_blender_mesh")
+_GLTF_TEMP_OBJECT_LINES = ("tmp_ob = bpy.data.objects.new('##gltf-import:tmp-object##', mesh)",
+                           "bpy.data.objects.remove(tmp_ob)")
+_gltf_mesh_module: list[Any] = []
+
+
+def gltf_mesh_module() -> Any | None:
+    """The glTF importer's mesh module when it makes and deletes a temporary object per
+    mesh the way ``free_ids`` expects (checked in its source once per process); None
+    otherwise (a later importer: it is then left as it is)."""
+    if not _gltf_mesh_module:
+        import importlib
+        import inspect
+
+        found = None
+        for name in _GLTF_MESH_MODULES:
+            try:
+                module = importlib.import_module(name)
+                source = inspect.getsource(module)
+            except (ImportError, OSError, TypeError):
+                continue
+            if all(line in source for line in _GLTF_TEMP_OBJECT_LINES):
+                found = module
+                break
+        _gltf_mesh_module.append(found)
+    return _gltf_mesh_module[0]
+
+
 def set_material_alpha(mat: Any, mode: AlphaMode) -> None:
     """Render ``mat`` blended, dithered (hashed) or opaque in EEVEE and the viewport."""
     if mode not in ("BLEND", "HASHED", "OPAQUE"):

@@ -7,8 +7,10 @@ made by the job engine: its extracted GLB and the static-resource cache map).
 
 * add-on: each avatar gets an export folder of its own, as each job does (the GLB, the
   static textures hard-linked beside it like the job's worker does), then
-  ``import_avatar_glb(..., pack_images=True)`` into the same scene, timed one by one, with
-  Blender's resident memory after each; then the .blend is saved (packed, uncompressed)
+  ``import_avatar_glb(..., pack_images=True)`` into the same scene within
+  ``avatars_excluded_meanwhile`` (as the batch runs its imports), timed one by one, with
+  Blender's resident memory after each; then the time to put every avatar back in the
+  view layer, and how many objects are visible after it; then the .blend is saved (packed, uncompressed)
   and its image datablocks and size are counted;
 * plain: after a factory reset, ``bpy.ops.import_scene.gltf`` of one GLB with its
   textures beside it, N times into the same scene (what File > Import does; same options,
@@ -32,7 +34,10 @@ if str(ROOT) not in sys.path:
 import bpy  # noqa: E402
 
 from avatar_importer.blender import compat  # noqa: E402
-from avatar_importer.blender.importing.importer import import_avatar_glb  # noqa: E402
+from avatar_importer.blender.importing.importer import (  # noqa: E402
+    avatars_excluded_meanwhile,
+    import_avatar_glb,
+)
 from avatar_importer.core.glb import place_beside, read_glb  # noqa: E402
 
 
@@ -60,11 +65,15 @@ def addon_crowd(glbs: list[Path], search: dict[str, Path], work: Path) -> dict:
     bpy.ops.wm.read_factory_settings(use_empty=True)
     rss0 = rss_mb()
     times, rss = [], []
-    for i, glb in enumerate(glbs):
+    with avatars_excluded_meanwhile():  # as the batch runs its imports
+        for i, glb in enumerate(glbs):
+            t0 = time.perf_counter()
+            import_avatar_glb(glb, name=f"Avatar{i:03d}", search=[search], pack_images=True)
+            times.append(time.perf_counter() - t0)
+            rss.append(rss_mb())
         t0 = time.perf_counter()
-        import_avatar_glb(glb, name=f"Avatar{i:03d}", search=[search], pack_images=True)
-        times.append(time.perf_counter() - t0)
-        rss.append(rss_mb())
+    restore_s = time.perf_counter() - t0  # every avatar back in the view layer
+    visible = sum(1 for obj in bpy.context.view_layer.objects if obj.visible_get())
     images = [img for img in bpy.data.images if img.source == "FILE"]
     used: dict[str, int] = {}
     for img in images:
@@ -78,7 +87,8 @@ def addon_crowd(glbs: list[Path], search: dict[str, Path], work: Path) -> dict:
     save_s = time.perf_counter() - t0
     compressed = work / "crowd-compressed.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(compressed), compress=True, copy=True)
-    return {"times": times, "rss_mb": rss, "rss_start_mb": rss0,
+    return {"times": times, "rss_mb": rss, "rss_start_mb": rss0, "restore_seconds": restore_s,
+            "visible_objects": visible, "objects": len(bpy.data.objects),
             "image_datablocks": len(images), "packed": sum(1 for i in images if i.packed_file),
             "distinct_texture_files": len(used), "distinct_texture_bytes": sum(used.values()),
             "blend_bytes": blend.stat().st_size, "save_seconds": save_s,

@@ -41,6 +41,8 @@ from typing import Any
 
 import bpy
 
+from . import free_ids
+
 #: custom property on a shareable image: "sha256:<hex>|<colour space>|<alpha mode>"
 SHARE_KEY = "avatar_importer_share_key"
 #: report ``source`` values of files shared between avatars (see core.glb)
@@ -151,11 +153,9 @@ def drop_duplicates(outcome: ShareOutcome, trees: Iterable[Any]) -> None:
                 if image is not None and image.as_pointer() in swap:
                     node.image = swap[image.as_pointer()]
     for new, existing in outcome.duplicates:
-        if new.users == 0:
-            bpy.data.images.remove(new, do_unlink=False)  # nothing uses it: no scan
-        else:  # a user we do not know of: the general (slower) way
+        if new.users != 0:  # a user we do not know of: the general (slower) way
             new.user_remap(existing)
-            bpy.data.images.remove(new)
+        free_ids.free_unused(bpy.data.images, new)  # nothing uses it now: no scan
     outcome.duplicates = []
 
 

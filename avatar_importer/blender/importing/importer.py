@@ -63,7 +63,7 @@ from ...core.glb import (
 )
 from ...core.image_check import image_file_complete
 from .. import compat
-from . import image_share, materials, scene_exclusion, scene_tidy
+from . import free_ids, image_share, materials, scene_exclusion, scene_tidy
 
 #: bpy.data collections an import can add to; all are diffed against a snapshot
 TRACKED_DATA = (
@@ -341,6 +341,18 @@ def import_avatar_glb(
         raise ImportFailed(f"Blender could not import {name}: {_plain(exc)}") from exc
 
 
+@contextmanager
+def avatars_excluded_meanwhile(context: Any = None) -> Iterator[Any]:
+    """For a run of imports (a batch): the avatars already in the scene, and each one
+    imported within the block, stay excluded from the view layer until the block ends,
+    then all are put back exactly (``scene_exclusion``). Each import then excludes and
+    restores only the avatar before it, instead of the whole crowd each time: putting a
+    collection back costs Blender a view-layer resync that grows with the scene."""
+    ctx = context if context is not None else bpy.context
+    with scene_exclusion.held_excluded(ctx.view_layer, REPORT_PROPERTY) as state:
+        yield state
+
+
 def _plain(exc: BaseException) -> str:
     """One readable line: the importer's RuntimeError carries a whole Python traceback."""
     text = str(exc).strip() or type(exc).__name__
@@ -371,7 +383,7 @@ def _run_importer(
         import_select_created_objects=False,
     )
     try:
-        with _collect_importer_errors() as errors:
+        with _collect_importer_errors() as errors, free_ids.cheap_temporary_objects():
             result = bpy.ops.import_scene.gltf(**kwargs)
     finally:
         _restore_active_layer(attempt)
@@ -529,6 +541,7 @@ def _missing_by_use(missing: list[str], images: list[dict]) -> tuple[list[str], 
 def _select_avatar(ctx: Any, view_layer: Any, objects: list[Any],
                    result: ImportResult) -> None:
     """The new avatar becomes the selection, its armature (else first object) active."""
+    scene_exclusion.deselect_held(view_layer)
     for obj in ctx.scene.objects:
         if obj.select_get(view_layer=view_layer):
             obj.select_set(False, view_layer=view_layer)

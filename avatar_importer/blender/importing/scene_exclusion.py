@@ -17,6 +17,10 @@ Object-level flags (``hide_viewport``, ``hide_render``) and the layer collection
 flags (``hide_viewport``, ``holdout``, ``indirect_only``) are not touched by excluding.
 Other view layers and scenes are not touched at all.
 
+A batch imports many avatars in a row: ``held_excluded`` keeps every exclusion open until
+the run ends (putting a collection back costs a view-layer resync that grows with the
+scene; one by one, a crowd of 100 paid it 100 times per import).
+
 Main thread only (touches ``bpy`` data).
 """
 
@@ -94,9 +98,12 @@ def exclude_avatars(view_layer: Any, marker: str) -> Excluded:
 def restore(state: Excluded) -> None:
     """Put back everything ``exclude_avatars`` changed (idempotent)."""
     view_layer = state.view_layer
-    for path in state.paths:
+    layers = []
+    for path in state.paths:  # all found before any flag changes: a lookup after a change
+        with contextlib.suppress(ReferenceError, RuntimeError, AttributeError):  # would
+            layers.append(_layer_at(view_layer.layer_collection, path))  # resync the layer
+    for layer in layers:
         with contextlib.suppress(ReferenceError, RuntimeError, AttributeError):
-            layer = _layer_at(view_layer.layer_collection, path)
             if layer is not None:
                 layer.exclude = False
     for obj, hidden, selected in state.objects:
@@ -112,11 +119,50 @@ def restore(state: Excluded) -> None:
     state.objects = []
 
 
+#: exclusions held open for a run of imports (``held_excluded``), innermost last
+_held: list[Excluded] = []
+
+
+def _holder(view_layer: Any) -> Excluded | None:
+    pointer = view_layer.as_pointer()
+    return next((h for h in reversed(_held) if h.view_layer.as_pointer() == pointer), None)
+
+
 @contextmanager
 def earlier_avatars_excluded(view_layer: Any, marker: str) -> Iterator[Excluded]:
-    """Exclude earlier avatars for the duration of the block; always restore."""
+    """Exclude earlier avatars for the duration of the block; always restore - unless a
+    ``held_excluded`` block is open on the view layer: then what this block excluded
+    stays excluded and is put back when that block ends."""
     state = exclude_avatars(view_layer, marker)
     try:
         yield state
     finally:
+        holder = _holder(view_layer)
+        if holder is None:
+            restore(state)
+        else:
+            holder.paths += state.paths
+            holder.objects += state.objects
+            holder.active = holder.active or state.active
+
+
+@contextmanager
+def held_excluded(view_layer: Any, marker: str) -> Iterator[Excluded]:
+    """For a run of imports: earlier avatars, and each one imported meanwhile, stay excluded
+    until the block ends; then everything is put back at once, as the imports one by one
+    would have left it (see ``deselect_held``)."""
+    state = exclude_avatars(view_layer, marker)
+    _held.append(state)
+    try:
+        yield state
+    finally:
+        _held.remove(state)
         restore(state)
+
+
+def deselect_held(view_layer: Any) -> None:
+    """Objects held excluded come back deselected (a new avatar becomes the selection:
+    had they been put back at once, it would have deselected them)."""
+    holder = _holder(view_layer)
+    if holder is not None:
+        holder.objects = [(obj, hidden, False) for obj, hidden, _ in holder.objects]
