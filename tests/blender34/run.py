@@ -336,6 +336,41 @@ def test_material_fixups_per_part_blender34() -> None:
 
 
 @test
+def test_crowd_run_and_temporary_objects_blender34() -> None:
+    from avatar_importer.blender import compat
+    from avatar_importer.blender.importing.importer import (
+        avatars_excluded_meanwhile,
+        import_avatar_glb,
+    )
+    module = compat.gltf_mesh_module()
+    assert module is not None, "3.4's glTF importer: temporary objects not recognised"
+    _fresh_scene()
+    glb = _avatar_samples().write_sandbox_avatar(TMP / "crowd34")
+    import_avatar_glb(glb, name="First")
+    with avatars_excluded_meanwhile():
+        for name in ("Second", "Third"):
+            import_avatar_glb(glb, name=name)
+        layers = bpy.context.view_layer.layer_collection.children
+        assert layers["First"].exclude and layers["Second"].exclude
+        assert not layers["Third"].exclude
+    assert module.bpy is bpy
+    layers = bpy.context.view_layer.layer_collection.children
+    assert not any(lc.exclude for lc in layers)
+    assert all(o.visible_get() for o in bpy.context.scene.objects)
+    selected = {o.users_collection[0].name for o in bpy.context.scene.objects
+                if o.select_get()}
+    assert selected == {"Third"}, selected
+    assert not [o for o in bpy.data.objects if o.name.startswith("##gltf-import")]
+    def keys(collection: str) -> list[int]:
+        return sorted(len(o.data.shape_keys.key_blocks) for o in
+                      bpy.data.collections[collection].all_objects
+                      if o.type == "MESH" and o.data.shape_keys)
+    assert keys("Second") == keys("First") and keys("First"), keys("First")
+    assert len(bpy.data.collections["Second"].all_objects) == \
+        len(bpy.data.collections["First"].all_objects)
+
+
+@test
 def test_real_sample_materials_blender34() -> None:
     if not SAMPLES.is_dir():
         print("    SKIPPED: ../shared/samples/metaperson is not here")
