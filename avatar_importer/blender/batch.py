@@ -20,7 +20,6 @@ import bpy
 from ..core import messages
 from ..core.cache import Cache, default_cache_root, write_atomic
 from ..core.errors import AvatarImporterError, ConfigError, InputError
-from ..core.parallelism import batch_workers
 from ..core.params import (
     default_export_parameters,
     default_parameters,
@@ -142,8 +141,7 @@ def _main(args: argparse.Namespace) -> int:
         specs = _specs(args)
         engine = build_engine(settings, cache, poll_interval=poll,
                               pack_images=not args.no_pack,
-                              remember_player=sandbox is None,
-                              max_parallel=batch_workers(len(specs)))
+                              remember_player=sandbox is None)
         player = settings.player or None
         jobs: list[JobState] = []
         if args.resume:

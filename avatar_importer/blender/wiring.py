@@ -13,6 +13,7 @@ from typing import Any
 
 from ..core.cache import Cache
 from ..core.engine import EngineOptions, JobEngine
+from ..core.parallelism import MAX_JOB_THREADS
 from ..core.settings import ServiceSettings, make_service
 from ..core.stages import Event, JobState
 from .importing.importer import ImportResult, import_avatar_glb
@@ -35,7 +36,7 @@ def make_importer(pack_images: bool = True,
 
 def build_engine(settings: ServiceSettings, cache: Cache, *, poll_interval: float = 5.0,
                  pack_images: bool = True, remember_player: bool = True,
-                 max_parallel: int = 16,
+                 max_parallel: int = MAX_JOB_THREADS,
                  import_options: Callable[[], dict[str, Any]] | None = None) -> JobEngine:
     key = Cache.player_key(settings.service, settings.base_url, settings.account())
     if remember_player and not settings.player:

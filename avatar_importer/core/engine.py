@@ -45,6 +45,7 @@ from .errors import (
     ThrottledError,
 )
 from .glb import place_beside
+from .parallelism import MAX_JOB_THREADS
 from .service import AvatarService, Deadlines, ExportPlan, JobContext
 from .stages import Event, JobSpec, JobState, Stage
 from .statics import StaticFetcher
@@ -64,7 +65,7 @@ MAX_STATIC_BYTES = 256 * 1024**2
 @dataclass
 class EngineOptions:
     poll_interval: float = 5.0
-    max_parallel: int = 16
+    max_parallel: int = MAX_JOB_THREADS  # threads start only as jobs wait: parallelism.py
     static_workers: int = 8
     #: size limit of one static resource: a larger announced Content-Length is refused
     #: before reading, a body running past it is cut and its partial file deleted

@@ -10,8 +10,8 @@ made by the job engine: its extracted GLB and the static-resource cache map).
   ``import_avatar_glb(..., pack_images=True)`` into the same scene within
   ``avatars_excluded_meanwhile`` (as the batch runs its imports), timed one by one, with
   Blender's resident memory after each; then the time to put every avatar back in the
-  view layer, and how many objects are visible after it; then the .blend is saved (packed, uncompressed)
-  and its image datablocks and size are counted;
+  view layer, and how many objects are visible after it; then the .blend is saved
+  (packed, uncompressed) and its image datablocks and size are counted;
 * plain: after a factory reset, ``bpy.ops.import_scene.gltf`` of one GLB with its
   textures beside it, N times into the same scene (what File > Import does; same options,
   but no packing: packing N copies would measure memory, not the importer's growth).

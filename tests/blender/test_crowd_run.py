@@ -82,7 +82,7 @@ def test_a_run_of_imports_ends_exactly_as_imports_one_by_one(tmp_path: Path) -> 
     assert run == one_by_one
     # and what that state is: every avatar back, the user's choices kept, Eve selected
     assert run["layers"] == {"Ada": False, "Bob": True, "Cid": False, "Eve": False}
-    eve = {n for n in bpy.data.collections["Eve"].all_objects.keys()}
+    eve = set(bpy.data.collections["Eve"].all_objects.keys())
     assert {n for n, s in run["objects"].items() if s[3]} == eve
     assert run["active"] in eve
     hidden = [n for n, s in run["objects"].items() if s[2]]

@@ -43,7 +43,6 @@ from avatar_importer.blender.importing.importer import import_avatar_glb  # noqa
 from avatar_importer.core.engine import EngineOptions  # noqa: E402
 from avatar_importer.core.errors import AvatarImporterError  # noqa: E402
 from avatar_importer.core.glb import encode_glb, read_glb  # noqa: E402
-from avatar_importer.core.parallelism import batch_workers  # noqa: E402
 from avatar_importer.sandbox.assets import build_sample_avatar, build_thumbnail  # noqa: E402
 from avatar_importer.sandbox.server import Sandbox, SandboxConfig  # noqa: E402
 
@@ -622,7 +621,7 @@ def _status(pid: int) -> tuple[int, int]:
 
 def test_fifty_photos_in_one_batch(fault, tmp_path):
     opts = EngineOptions()
-    jobs = batch_workers(50)  # the batch runs one job thread per avatar, bounded
+    jobs = min(50, opts.max_parallel)  # one job thread per waiting avatar, bounded
     cpus = os.cpu_count() or 1
     row = fault.row("L02", "one batch run with 50 photos (sandbox: compute 1 s, poll 0.2 s)",
                     f"exit 0, 50 done, 50 uploads; threads <= bpy baseline + "
