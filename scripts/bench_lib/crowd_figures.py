@@ -275,14 +275,16 @@ def figure_batch100(plan: Plan) -> list[Row]:
         clock += f" (x{plan.scale:g} of the full run's clock)"
     statics = EngineOptions().static_workers
     rows = []
-    for rid, workers, what in (("8a", EngineOptions().max_parallel, "the engine's (batch, panel)"),
-                               ("8b", 16, "the former default's")):
+    target = f"<= compute + {margin:g} s = {limit:g} s"
+    for rid, workers, what, goal in (
+            ("8a", EngineOptions().max_parallel, "the engine's (batch, panel)", target),
+            ("8b", 16, "the former default's", "(before, beside 8a)")):
         res = _batch_wall(plan, photos, workers)
         rows.append(Row(
             id=rid, figure=f"8 batch of {n}: wall vs compute ({what} {workers} job threads)",
             unit="s", measured=res["wall"], baseline=plan.compute_seconds,
-            baseline_kind="compute time", target=f"<= compute + {margin:g} s = {limit:g} s",
-            met=res["wall"] <= limit,
+            baseline_kind="compute time", target=goal,
+            met=res["wall"] <= limit if goal == target else None,
             note=(f"{clock}; bounds: {workers} job threads (started as jobs wait; the "
                   f"engine's bound is {MAX_JOB_THREADS}) + {statics} static-fetch threads; "
                   f"measured peak "
