@@ -71,6 +71,17 @@ def gltf_mesh_module() -> Any | None:
     return _gltf_mesh_module[0]
 
 
+def datablock_ids(collection: Any) -> list[int]:
+    """An identity per datablock of ``collection`` (a ``bpy.data`` collection), in its
+    order: ``session_uid`` read in one call (4.2+: ``foreach_get``), else each datablock's
+    address (3.4 has no ``session_uid`` in RNA)."""
+    if bpy.app.version >= (4, 2, 0):
+        ids = [0] * len(collection)
+        collection.foreach_get("session_uid", ids)
+        return ids
+    return [item.as_pointer() for item in collection]
+
+
 def set_material_alpha(mat: Any, mode: AlphaMode) -> None:
     """Render ``mat`` blended, dithered (hashed) or opaque in EEVEE and the viewport."""
     if mode not in ("BLEND", "HASHED", "OPAQUE"):

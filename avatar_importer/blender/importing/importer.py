@@ -101,18 +101,13 @@ class ImportResult:
 # --- snapshot and rollback --------------------------------------------------------------
 
 
-def _uid(datablock: Any) -> int:
-    uid = getattr(datablock, "session_uid", None)
-    return int(uid) if uid is not None else int(datablock.as_pointer())
-
-
 Snapshot = dict[str, set[int]]
 
 
 def take_snapshot() -> Snapshot:
     """Identify every datablock that exists now, per tracked ``bpy.data`` collection."""
     return {
-        attr: {_uid(item) for item in getattr(bpy.data, attr)}
+        attr: set(compat.datablock_ids(getattr(bpy.data, attr)))
         for attr in TRACKED_DATA
         if hasattr(bpy.data, attr)
     }
@@ -121,7 +116,9 @@ def take_snapshot() -> Snapshot:
 def new_since(snapshot: Snapshot, attr: str) -> list[Any]:
     """Datablocks of ``bpy.data.<attr>`` created after ``snapshot``."""
     known = snapshot.get(attr, set())
-    return [item for item in getattr(bpy.data, attr) if _uid(item) not in known]
+    collection = getattr(bpy.data, attr)
+    return [collection[i] for i, uid in enumerate(compat.datablock_ids(collection))
+            if uid not in known]
 
 
 def remove_created(snapshot: Snapshot) -> None:
@@ -399,14 +396,18 @@ def _run_importer(
 def _gather_objects(snapshot: Snapshot, collection: Any) -> None:
     """Put every new object into ``collection`` only (collections the importer created,
     now empty, are removed)."""
-    for obj in new_since(snapshot, "objects"):
-        if collection not in obj.users_collection:
+    objects = new_since(snapshot, "objects")
+    extras = [c for c in new_since(snapshot, "collections") if c != collection]
+    # where an importer may have put them: ours (the active collection), collections it
+    # made, the scene's own (``users_collection`` would scan every collection per object)
+    for obj in objects:
+        if collection.objects.get(obj.name) != obj:
             collection.objects.link(obj)
-        for other in list(obj.users_collection):
-            if other != collection:
+        for other in (*extras, *(s.collection for s in bpy.data.scenes)):
+            if other.objects.get(obj.name) == obj:
                 other.objects.unlink(obj)
-    for extra in new_since(snapshot, "collections"):
-        if extra != collection and not extra.objects and not extra.children:
+    for extra in extras:
+        if not extra.objects and not extra.children:
             bpy.data.collections.remove(extra)
 
 
