@@ -16,8 +16,10 @@ Main thread only. The steps:
    never name the temporary folder.
 4. Snapshot ``bpy.data``, import into a fresh collection named after the avatar (made the
    active collection for the duration) with earlier avatars excluded from the view layer
-   meanwhile (``scene_exclusion``: restored exactly afterwards), so the cost of an import
-   does not grow with the crowd. Shared static textures already in the .blend are reused
+   meanwhile (``scene_exclusion``: restored exactly afterwards; a batch holds them
+   excluded until its run ends: ``avatars_excluded_meanwhile``), and the importer's
+   temporary objects freed without scanning the .blend (``free_ids``), so the cost of an
+   import barely grows with the crowd. Shared static textures already in the .blend are reused
    (``image_share``: one datablock per distinct file, packed once); every other new image
    is verified loadable: a complete PNG/JPEG/WebP file (``core.image_check``, no decoding),
    else decoded by Blender. Packing happens after sharing, so each file is packed once.
