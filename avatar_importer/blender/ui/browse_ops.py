@@ -96,7 +96,9 @@ class AVATAR_IMPORTER_OT_reexport(NetworkOperator):
                 if error is not None:
                     runtime.notify(f"Re-export of {name} failed: {error}", "ERROR")
                     return
-                engine.import_existing(code, JobSpec(photo=None, name=name),
+                # the options it was exported with describe it (Save to Library)
+                engine.import_existing(code, JobSpec(photo=None, name=name,
+                                                     export_parameters=params),
                                        export_code=export_code)
 
             runtime.run_task(lambda: engine.service.reexport(code, params), done)
