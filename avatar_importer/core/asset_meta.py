@@ -6,7 +6,8 @@ into the library (a manifest row, My Avatars' Back Up All, the panel's Save to L
   (:meth:`AvatarSource.from_job`), from the record kept on its collection
   (:meth:`AvatarSource.from_record`), or from this machine's job records
   (:func:`sources_by_code`: an avatar listed by the service, e.g. Back Up All, is described
-  by the job that created or imported it here).
+  by the job that created or imported it here; :func:`spec_for_existing` puts that into
+  the import's job spec).
 * :class:`AssetMeta`: the asset's catalog, tags and description, made by
   :meth:`AssetMeta.for_avatar` from a source and what the user added (a manifest row's
   catalog, tags and description). The same source gives the same catalog, tags and
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .stages import JobState
+from .stages import JobSpec, JobState
 
 DEFAULT_SUBTYPE = "female"
 #: export-parameter categories named in the description, and the name each is shown by
@@ -89,6 +90,17 @@ def sources_by_code(job_records: Iterable[dict[str, Any]],
         found[code] = (created, AvatarSource.from_record({**spec, **{
             k: record.get(k) for k in ("service", "avatar_code", "export_code")}}))
     return {code: source for code, (_t, source) in found.items()}
+
+
+def spec_for_existing(name: str, known: AvatarSource | None,
+                      listed_subtype: str = "") -> JobSpec:
+    """The job spec importing an avatar the service has already (My Avatars' Import, Back
+    Up All): its subtype as the service lists it, else as ``known`` (:func:`sources_by_code`)
+    says; the export parameters ``known`` asked for. Nothing is created from them: they
+    describe the asset as the job that made the avatar would."""
+    known = known or AvatarSource()
+    return JobSpec(photo=None, name=name, subtype=listed_subtype or known.subtype,
+                   export_parameters=dict(known.export_parameters))
 
 
 def export_summary(params: dict[str, Any]) -> dict[str, str]:

@@ -1,7 +1,9 @@
 """One avatar, three ways into the asset library (a manifest row, My Avatars' Back Up All,
 the panel's Save to Library), in real Blender against the sandbox: the same file name,
-catalog, tags and description each way; and the avatar's source kept in its import
-report, a .blend of the previous version (its own property) still read."""
+catalog, tags and description each way (Back Up All on a machine without the creating
+job's record: all but the export options, which only that record knows); and the avatar's
+source kept in its import report, a .blend of the previous version (its own property)
+still read."""
 
 from __future__ import annotations
 
@@ -64,7 +66,7 @@ def asset_of(library: Path) -> dict[str, object]:
             "described_again": again == text[:-1], "avatar_code": source.avatar_code}
 
 
-def test_manifest_backup_and_save_give_one_asset(ui, tmp_path):
+def test_manifest_backup_and_save_give_one_asset(ui, tmp_path, monkeypatch):
     runtime, _browse, backup = ui
     prefs = bpy.context.preferences.addons["avatar_importer"].preferences
     scene_opts = bpy.context.scene.avatar_importer
@@ -98,8 +100,21 @@ def test_manifest_backup_and_save_give_one_asset(ui, tmp_path):
         cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
+    # Back Up All on another machine: no record of the creating job in its cache
+    monkeypatch.setenv("AVATAR_IMPORTER_CACHE", str(tmp_path / "other-cache"))
+    elsewhere = tmp_path / "by_backup_elsewhere"
+    prefs.library_dir = str(elsewhere)
+    bpy.ops.avatar_importer.backup_all()
+    pump(runtime, lambda: not backup.state().running)
+    assert backup.state().saved == 1, backup.state().message
+
     seen = [asset_of(folder) for folder in (by_manifest, by_backup, by_panel)]
     manifest, backed_up, saved = seen
+    other = asset_of(elsewhere)
+    assert other["catalog"] == "Avatars/sandbox/male", "the subtype as the service lists it"
+    assert other["description"] == [line for line in manifest["description"]
+                                     if not line.startswith("Export options: ")]
+    assert other["files"] == manifest["files"] and other["tags"] == manifest["tags"]
     assert manifest["files"] == [f"{library_name(NAME)}.blend"] == [f"{NAME}.blend"]
     assert manifest == backed_up == saved, json.dumps(seen, indent=1, ensure_ascii=False)
     assert manifest["catalog"] == "Avatars/sandbox/male"

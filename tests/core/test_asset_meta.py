@@ -11,6 +11,7 @@ from avatar_importer.core.asset_meta import (
     AvatarSource,
     export_summary,
     sources_by_code,
+    spec_for_existing,
 )
 from avatar_importer.core.manifest import ManifestRow
 from avatar_importer.core.options import AvatarChoices
@@ -97,3 +98,15 @@ def test_sources_by_code_takes_the_newest_record_with_export_parameters():
     assert set(found) == {"a"}
     assert found["a"].subtype == "female" and found["a"].export_code == "e3"
     assert found["a"].export_parameters == params and found["a"].service == "sandbox"
+
+
+def test_an_existing_avatar_is_imported_with_what_is_known_of_it():
+    known = AvatarSource(service="sandbox", avatar_code="a", subtype="male",
+                         export_parameters=AvatarChoices(lod="LOD2").export_parameters())
+    spec = spec_for_existing("Ada", known)
+    assert (spec.name, spec.photo, spec.subtype) == ("Ada", None, "male")
+    assert export_summary(spec.export_parameters)["lod"] == "LOD2"
+    assert spec_for_existing("Ada", known, listed_subtype="female").subtype == "female", \
+        "the service's own word on the subtype wins"
+    nothing = spec_for_existing("Bob", None)
+    assert (nothing.subtype, nothing.export_parameters) == ("female", {})

@@ -13,9 +13,9 @@ imported into the open scene, saved as ``DIR/<name>.blend`` (``library``) and re
 the open file again in the same main-thread step (everything the import created, by a
 snapshot of ``bpy.data``; selection and active object restored). Its file is named by
 ``core.library_names`` (the manifest's rule) and it is described by
-``AssetMeta.for_avatar``, with the subtype and export options of the job that created or
-imported it on this machine when the cache still has its record (the service's list does
-not say them). The library's row state
+``AssetMeta.for_avatar``: its subtype as the service lists it, its export options those of
+the job that created or imported it on this machine when the cache still has its record
+(the service's list does not say them). The library's row state
 (``core.library_rows``: status, avatar code, service) tells a later run what is done: an
 avatar whose row is ``done`` with its file present is skipped, so an interrupted backup
 goes on with the rest.
@@ -31,7 +31,7 @@ from typing import Any
 
 import bpy
 
-from ...core.asset_meta import AssetMeta, AvatarSource, sources_by_code
+from ...core.asset_meta import AssetMeta, AvatarSource, sources_by_code, spec_for_existing
 from ...core.cache import Cache
 from ...core.engine import EngineOptions, JobEngine
 from ...core.errors import ImportFailed
@@ -39,7 +39,7 @@ from ...core.library_names import library_name, name_key, with_suffix
 from ...core.library_rows import LibraryRows, failure_fields
 from ...core.row_lock import RowLock
 from ...core.service import RemoteAvatar
-from ...core.stages import Event, JobSpec, JobState, Stage
+from ...core.stages import Event, JobState, Stage
 from .. import runtime
 from ..importing.importer import ImportResult, import_avatar_glb, remove_created, take_snapshot
 from . import assets as library
@@ -209,9 +209,7 @@ def _begin(run: _Backup, item: _Item) -> None:
     run.current, run.lock = item, lock
     run.message = f"Backing up {item.name} ({run.saved + run.skipped + 1} of {run.total})"
     _fetch_thumbnail(engine, item.avatar)
-    known = item.known or AvatarSource()
-    spec = JobSpec(photo=None, name=item.name, subtype=known.subtype,
-                   export_parameters=dict(known.export_parameters))
+    spec = spec_for_existing(item.name, item.known, item.avatar.subtype)
     run.job = engine.import_existing(item.avatar.code, spec)
 
 
