@@ -305,7 +305,8 @@ def _remote(a: AvaturnAvatar) -> RemoteAvatar:
     when = a.created_at[:16].replace("T", " ")
     name = " ".join(p for p in ("Avaturn", a.gender or "", when) if p)
     return RemoteAvatar(a.id, name, _SHARED_STATUS.get(a.status, a.status or "Pending"),
-                        a.created_at, a.thumbnail, a.updated_at)
+                        a.created_at, a.thumbnail, a.updated_at,
+                        subtype=a.gender if a.gender in ("male", "female") else "")
 
 
 def _flag(value: Any) -> bool:

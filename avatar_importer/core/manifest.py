@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .library_names import MAX_NAME_BYTES, name_key, name_problem
 from .options import BLENDSHAPE_SETS, LODS, NONE, PROFILES, AvatarChoices
 
 COLUMNS = ("name", "photo", "side_photo_1", "side_photo_2", "service", "subtype",
@@ -34,8 +35,7 @@ COLUMNS = ("name", "photo", "side_photo_1", "side_photo_2", "service", "subtype"
            "catalog", "tags", "description")
 SERVICE_NAMES = ("avatarsdk", "sandbox", "avaturn")
 SUBTYPES = ("male", "female")
-MAX_NAME = 63  # Blender's datablock names hold 63 bytes
-_NAME_OK = re.compile(r"^[^/\\:*?\"<>|\x00-\x1f]+$")
+MAX_NAME = MAX_NAME_BYTES  # a row's name names its library file (core.library_names)
 _CATALOG_SEGMENT_BAD = re.compile(r"[:\\\x00-\x1f]")
 _EXTRA = "\x00extra"  # a CSV row with more cells than the header
 
@@ -244,7 +244,7 @@ def parse_rows(raw: list[dict[str, Any]], *, base: Path, source: Path | None = N
         name = _text(item.get("name"))
         try:
             row = _row(number, item, base, default_service, default_subtype)
-            key = row.name.casefold()
+            key = name_key(row.name)
             if key in seen:
                 raise _Bad("name", f"{row.name!r} is already row {seen[key]}'s name; names "
                                    "must be unique (they name the library's files)")
@@ -337,13 +337,11 @@ def _row(number: int, item: dict[str, Any], base: Path, default_service: str,
 
 
 def _check_name(name: str) -> None:
-    if not name:
-        raise _Bad("name", "empty: every row needs a unique name")
-    if len(name.encode()) > MAX_NAME:
-        raise _Bad("name", f"{name[:20]!r}... is longer than {MAX_NAME} bytes")
-    if not _NAME_OK.match(name) or name.startswith(".") or name.endswith((" ", ".")):
-        raise _Bad("name", f"{name!r} cannot name a file: no / \\ : * ? \" < > |, control "
-                           "characters, leading dot or trailing dot/space")
+    """The row's name is its library file's name as it is (``core.library_names``: the
+    rule Back Up All and Save to Library make names with)."""
+    problem = name_problem(name)
+    if problem:
+        raise _Bad("name", problem)
 
 
 def _existing(base: Path, value: str, column: str) -> Path:

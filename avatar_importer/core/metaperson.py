@@ -127,8 +127,8 @@ class MetaPersonService(ClientBacked):
 
     def list_avatars(self, page: int = 1) -> tuple[list[RemoteAvatar], bool]:
         avatars, more = self.client.list_avatars(page)
-        return [RemoteAvatar(a.code, a.name, a.status, a.created_on, a.thumbnail)
-                for a in avatars], more
+        return [RemoteAvatar(a.code, a.name, a.status, a.created_on, a.thumbnail,
+                             subtype=a.pipeline_subtype or "") for a in avatars], more
 
     def delete_avatar(self, code: str) -> None:
         self.client.delete_avatar(code)

@@ -122,6 +122,7 @@ class RemoteAvatar:
     created_on: str = ""
     thumbnail: str = ""
     updated_on: str = ""  # changes when the avatar is edited
+    subtype: str = ""  # male/female when the service says (MetaPerson's pipeline_subtype)
 
 
 @dataclass

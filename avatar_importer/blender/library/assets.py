@@ -17,6 +17,10 @@ Main thread only. The public API (used by the manifest run, and by the panel's
 * :func:`library_assets` ``(library_dir)``: the (file, collection name) of every asset.
 * :func:`assemble_crowd` ``(library_dir, out)``: a new file linking (not appending) every
   asset, each as a library override (so it can be posed), laid out on a grid.
+* :func:`remember` / :func:`stored_source`: where an avatar came from
+  (``core.asset_meta.AvatarSource``), kept inside its import report on its collection
+  (one record; a .blend of the previous version, which kept it in a property of its own,
+  is still read). The meta of every asset is made by ``AssetMeta.for_avatar``.
 
 Asset previews: ``asset_generate_preview`` needs a GPU context (not headless), so the
 preview's pixels are set from an image file (the service's thumbnail, or the photo)
@@ -29,48 +33,19 @@ import contextlib
 import json
 import math
 import os
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import bpy
 
 from ...core.asset_catalogs import ensure_catalogs
+from ...core.asset_meta import AssetMeta, AvatarSource
 from ...core.cache import partial_path
 from .. import compat
+from ..importing.importer import REPORT_PROPERTY, stored_report
 
 PREVIEW_SIZE = 128
-
-
-@dataclass
-class AssetMeta:
-    """What an avatar asset says about itself (no secrets)."""
-
-    name: str
-    service: str
-    subtype: str = "female"
-    avatar_code: str = ""
-    catalog: str = ""  # empty: Avatars/<service>/<subtype>
-    tags: list[str] = field(default_factory=list)
-    description: str = ""  # the user's own text, put first
-    export_options: dict[str, Any] = field(default_factory=dict)
-    preview: Path | None = None  # an image file (thumbnail, photo)
-
-    @property
-    def catalog_path(self) -> str:
-        return self.catalog or f"Avatars/{self.service}/{self.subtype}"
-
-    def description_text(self, date: str | None = None) -> str:
-        lines = [self.description] if self.description else []
-        lines.append(f"Service: {self.service}")
-        if self.avatar_code:
-            lines.append(f"Avatar code: {self.avatar_code}")
-        options = ", ".join(f"{k}={v}" for k, v in sorted(self.export_options.items()) if v)
-        if options:
-            lines.append(f"Export options: {options}")
-        lines.append(f"Date: {date or time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-        return "\n".join(lines)
 
 
 def mark_asset(collection: Any, library_dir: Path, meta: AssetMeta) -> str:
@@ -85,7 +60,7 @@ def mark_asset(collection: Any, library_dir: Path, meta: AssetMeta) -> str:
     data.description = meta.description_text()
     for tag in list(data.tags):
         data.tags.remove(tag)
-    for tag in [*meta.tags, meta.service, "avatar"]:
+    for tag in meta.all_tags:
         data.tags.new(tag, skip_if_exists=True)
     if meta.preview is not None and Path(meta.preview).is_file():
         set_preview_from_file(collection, Path(meta.preview))
@@ -219,8 +194,10 @@ def remove_avatar(collection: Any) -> None:
 
 # --- where an imported avatar came from ------------------------------------------------
 
-#: custom property on the avatar's collection: service, avatar code, export options (JSON)
-SOURCE_PROPERTY = "avatar_importer_source"
+#: the previous version's own custom property for the source (read, never written now)
+OLD_SOURCE_PROPERTY = "avatar_importer_source"
+#: the key of the source in the import report (``importer.REPORT_PROPERTY``)
+SOURCE_KEY = "source"
 
 
 def remember_source(state: Any, event: Any) -> None:
@@ -230,24 +207,33 @@ def remember_source(state: Any, event: Any) -> None:
     if event.kind != "imported" or result is None:
         return
     collection = bpy.data.collections.get(result.collection_name)
-    if collection is None:
-        return
-    spec = state.spec
-    body = {"service": state.service, "avatar_code": state.avatar_code,
-            "export_code": state.export_code, "subtype": spec.subtype,
-            "export_options": spec.export_parameters,
-            "photo": str(spec.photo) if spec.photo else ""}
-    collection[SOURCE_PROPERTY] = json.dumps(body, default=str, separators=(",", ":"))
+    if collection is not None:
+        remember(collection, AvatarSource.from_job(state))
 
 
-def stored_source(collection: Any) -> dict[str, Any]:
-    """What :func:`remember_source` kept on ``collection`` (empty when nothing)."""
-    text = collection.get(SOURCE_PROPERTY) if collection is not None else None
-    try:
-        body = json.loads(text) if isinstance(text, str) else {}
-    except ValueError:
-        body = {}
-    return body if isinstance(body, dict) else {}
+def remember(collection: Any, source: AvatarSource) -> None:
+    """Put ``source`` into the import report kept on ``collection`` (one record per
+    avatar); the previous version's separate property is dropped."""
+    body = stored_report(collection) or {}
+    body[SOURCE_KEY] = source.to_record()
+    collection[REPORT_PROPERTY] = json.dumps(body, default=str, separators=(",", ":"))
+    if OLD_SOURCE_PROPERTY in collection:
+        del collection[OLD_SOURCE_PROPERTY]
+
+
+def stored_source(collection: Any) -> AvatarSource:
+    """Where the avatar of ``collection`` came from: the report's record, else the
+    previous version's property (a .blend saved by it); ``service`` is ``file`` when
+    neither says."""
+    report = stored_report(collection) if collection is not None else None
+    body = (report or {}).get(SOURCE_KEY)
+    if not isinstance(body, dict) and collection is not None:
+        text = collection.get(OLD_SOURCE_PROPERTY)
+        try:
+            body = json.loads(text) if isinstance(text, str) else None
+        except ValueError:
+            body = None
+    return AvatarSource.from_record(body if isinstance(body, dict) else None)
 
 
 # --- reading the library, assembling a crowd -----------------------------------------

@@ -11,7 +11,11 @@ Each avatar: its export is downloaded (``JobEngine.import_existing``: nothing is
 on the service, no recompute; an export already in the cache is not downloaded again),
 imported into the open scene, saved as ``DIR/<name>.blend`` (``library``) and removed from
 the open file again in the same main-thread step (everything the import created, by a
-snapshot of ``bpy.data``; selection and active object restored). The library's row state
+snapshot of ``bpy.data``; selection and active object restored). Its file is named by
+``core.library_names`` (the manifest's rule) and it is described by
+``AssetMeta.for_avatar``: its subtype as the service lists it, its export options those of
+the job that created or imported it on this machine when the cache still has its record
+(the service's list does not say them). The library's row state
 (``core.library_rows``: status, avatar code, service) tells a later run what is done: an
 avatar whose row is ``done`` with its file present is skipped, so an interrupted backup
 goes on with the rest.
@@ -20,7 +24,6 @@ goes on with the rest.
 from __future__ import annotations
 
 import contextlib
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,13 +31,15 @@ from typing import Any
 
 import bpy
 
+from ...core.asset_meta import AssetMeta, AvatarSource, sources_by_code, spec_for_existing
 from ...core.cache import Cache
 from ...core.engine import EngineOptions, JobEngine
 from ...core.errors import ImportFailed
+from ...core.library_names import library_name, name_key, with_suffix
 from ...core.library_rows import LibraryRows, failure_fields
 from ...core.row_lock import RowLock
 from ...core.service import RemoteAvatar
-from ...core.stages import Event, JobSpec, JobState, Stage
+from ...core.stages import Event, JobState, Stage
 from .. import runtime
 from ..importing.importer import ImportResult, import_avatar_glb, remove_created, take_snapshot
 from . import assets as library
@@ -47,6 +52,8 @@ MAX_PAGES = 1000  # a listing that never ends is cut here
 class _Item:
     avatar: RemoteAvatar
     name: str
+    #: what this machine's job records know of the avatar (subtype, export parameters)
+    known: AvatarSource | None = None
 
 
 @dataclass
@@ -82,12 +89,6 @@ def library_dir(prefs: Any = None) -> Path | None:
     return Path(bpy.path.abspath(text)) if text.strip() else None
 
 
-def safe_name(text: str) -> str:
-    """A file name of the avatar's name (letters, digits, ``-_ .`` kept)."""
-    name = re.sub(r"[^\w\- .]+", "_", text).strip(" .")
-    return name[:80] or "avatar"
-
-
 def row_name_for(rows: LibraryRows, avatar: RemoteAvatar, service: str,
                  states: dict[str, dict[str, Any]] | None = None) -> str:
     """The row (and file) name of ``avatar``: the one it has already, else its name, made
@@ -96,11 +97,11 @@ def row_name_for(rows: LibraryRows, avatar: RemoteAvatar, service: str,
     for name, row in (rows.states() if states is None else states).items():
         if row.get("avatar_code") == avatar.code and row.get("service") in (None, service):
             return name
-    base = safe_name(avatar.name or avatar.code[:8])
+    base = library_name(avatar.name or avatar.code[:8])
     taken = rows.load(base)
     if (taken and taken.get("avatar_code") != avatar.code) or \
             (not taken and rows.blend_path(base).exists()):
-        return f"{base}_{safe_name(avatar.code[:8])}"
+        return with_suffix(base, avatar.code[:8])
     return base
 
 
@@ -151,19 +152,20 @@ def _plan(run: _Backup, avatars: list[RemoteAvatar]) -> None:
     run.total = len(avatars)
     names: set[str] = set()
     states = rows.states()  # read once: 100 avatars, 100 rows
+    known = sources_by_code(run.engine.cache.jobs(), run.engine.service.base_url)
     for avatar in avatars:
         if avatar.status != "Completed":
             run.failed.append(f"{avatar.name or avatar.code[:8]} (not ready: "
                               f"{avatar.status})")
             continue
         name = row_name_for(rows, avatar, service, states)
-        if name in names:  # two avatars of one name in this listing
-            name = f"{name}_{safe_name(avatar.code[:8])}"
-        names.add(name)
+        if name_key(name) in names:  # two avatars of one name in this listing
+            name = with_suffix(name, avatar.code[:8])
+        names.add(name_key(name))
         if rows.complete(name):
             run.skipped += 1
         else:
-            run.queue.append(_Item(avatar, name))
+            run.queue.append(_Item(avatar, name, known.get(avatar.code)))
     run.message = f"{len(run.queue)} to back up, {run.skipped} already in the library"
 
 
@@ -207,7 +209,8 @@ def _begin(run: _Backup, item: _Item) -> None:
     run.current, run.lock = item, lock
     run.message = f"Backing up {item.name} ({run.saved + run.skipped + 1} of {run.total})"
     _fetch_thumbnail(engine, item.avatar)
-    run.job = engine.import_existing(item.avatar.code, JobSpec(photo=None, name=item.name))
+    spec = spec_for_existing(item.name, item.known, item.avatar.subtype)
+    run.job = engine.import_existing(item.avatar.code, spec)
 
 
 def _fetch_thumbnail(engine: JobEngine, avatar: RemoteAvatar) -> None:
@@ -268,19 +271,17 @@ def _import_and_save(job: JobState) -> ImportResult:
         if not library.writes_preview(collection):
             run.no_preview += 1
         thumb = thumbnail_path(run.engine.cache, item.avatar.code)
-        meta = library.AssetMeta(
-            name=item.name, service=run.engine.service.name, avatar_code=item.avatar.code,
-            subtype=job.spec.subtype, export_options=dict(job.spec.export_parameters),
-            description=f"Backed up from My Avatars ({item.avatar.name or item.name})",
-            preview=thumb if thumb.is_file() else None)
+        source = AvatarSource.from_job(job)
+        library.remember(collection, source)
+        meta = AssetMeta.for_avatar(item.name, source,
+                                    preview=thumb if thumb.is_file() else None)
         try:
             path = library.save_avatar_to_library(collection, run.folder, meta)
         except (OSError, RuntimeError) as exc:
             raise ImportFailed(f"saving {item.name} to the library failed: {exc}") from exc
         LibraryRows(run.folder).update(
-            item.name, status="done", blend=path.name, catalog=meta.catalog_path,
-            export_code=job.export_code, done_at=time.time(), error="", error_kind="",
-            description=meta.description_text())
+            item.name, status="done", blend=path.name, done_at=time.time(), error="",
+            error_kind="", **meta.row_fields())
         return result
     finally:
         remove_created(snapshot)

@@ -32,6 +32,7 @@ from typing import Any
 import bpy
 
 from ...core import asset_catalogs, messages
+from ...core.asset_meta import AssetMeta, AvatarSource
 from ...core.cache import Cache, default_cache_root, write_atomic
 from ...core.errors import (
     EXIT_OK,
@@ -305,17 +306,11 @@ class ManifestRun:
             return
         if collection.name != row.name and bpy.data.collections.get(row.name) is None:
             collection.name = row.name
-        service = run.service
-        subtype = row.subtype or self.args.subtype
-        choices = row.choices()
-        meta = library.AssetMeta(
-            name=row.name, service=service, subtype=subtype, avatar_code=state.avatar_code,
-            catalog=row.catalog, tags=list(row.tags), description=row.description,
-            export_options={"lod": choices.lod, "profile": choices.profile,
-                            "haircut": choices.haircut, "outfit": choices.outfit,
-                            "glasses": choices.glasses,
-                            "blendshapes": ";".join(choices.blendshapes)},
-            preview=self._preview_file(run, state))
+        source = AvatarSource.from_job(state)
+        library.remember(collection, source)
+        meta = AssetMeta.for_avatar(row.name, source, catalog=row.catalog, tags=row.tags,
+                                    description=row.description,
+                                    preview=self._preview_file(run, state))
         try:
             path = library.save_avatar_to_library(collection, self.rows.folder, meta)
         except (OSError, RuntimeError, AvatarImporterError, TimeoutError) as exc:
@@ -324,10 +319,8 @@ class ManifestRun:
         finally:
             library.remove_avatar(collection)
         run.status, run.blend = "done", str(path)
-        self.rows.update(row.name, status="done", blend=path.name, catalog=meta.catalog_path,
-                         avatar_code=state.avatar_code, export_code=state.export_code,
-                         tags=meta.tags, done_at=time.time(),
-                         description=meta.description_text())
+        self.rows.update(row.name, status="done", blend=path.name, done_at=time.time(),
+                         **meta.row_fields())
         _say(f"row {row.row} {row.name}: saved {path}")
 
     def _preview_file(self, run: RowRun, state: JobState) -> Path | None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import bpy
 from bpy.props import EnumProperty, IntProperty, StringProperty
 
+from ...core.asset_meta import sources_by_code, spec_for_existing
 from ...core.cache import Cache
 from ...core.stages import JobSpec
 from .. import runtime
@@ -69,7 +70,10 @@ class AVATAR_IMPORTER_OT_import_avatar(NetworkOperator):
     def execute(self, context: bpy.types.Context) -> set[OperatorReturn]:
         def go() -> None:
             engine = runtime.engine_for(runtime.preferences())
-            spec = JobSpec(photo=None, name=self.name or self.code[:8])
+            # described as the job that made it would (Save to Library): core.asset_meta
+            known = sources_by_code(engine.cache.jobs(), engine.service.base_url)
+            listed = next((a.subtype for a in browse.avatars() if a.code == self.code), "")
+            spec = spec_for_existing(self.name or self.code[:8], known.get(self.code), listed)
             engine.import_existing(self.code, spec, export_code=self.export_code or None)
             browse.take_offer(self.code)
             runtime.ensure_timer()
@@ -96,7 +100,9 @@ class AVATAR_IMPORTER_OT_reexport(NetworkOperator):
                 if error is not None:
                     runtime.notify(f"Re-export of {name} failed: {error}", "ERROR")
                     return
-                engine.import_existing(code, JobSpec(photo=None, name=name),
+                # the options it was exported with describe it (Save to Library)
+                engine.import_existing(code, JobSpec(photo=None, name=name,
+                                                     export_parameters=params),
                                        export_code=export_code)
 
             runtime.run_task(lambda: engine.service.reexport(code, params), done)

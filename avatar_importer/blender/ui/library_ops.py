@@ -3,8 +3,11 @@
 
 Save to Library writes ``DIR/<collection name>.blend`` with ``library.save_avatar_to_library``
 (``keep_current``): the open file keeps its objects, file path and packing state. The
-asset says where the avatar came from (``library.stored_source``: service, avatar code,
-export options), its preview is My Avatars' cached thumbnail, else the photo. A file of
+file is named by ``core.library_names`` (the manifest's and Back Up All's rule); the asset
+is described by ``AssetMeta.for_avatar`` from where the avatar came from
+(``library.stored_source``: service, avatar code, subtype, export options), as a manifest
+row or Back Up All would describe it; its preview is My Avatars' cached thumbnail, else
+the photo. A file of
 that name holding a different avatar (another avatar code, or one not saved from here) is
 refused, naming it: rename the avatar's collection, or remove the file. Saving the same
 avatar again replaces its file. Main thread only.
@@ -19,11 +22,13 @@ from typing import TYPE_CHECKING, Any
 import bpy
 from bpy.props import StringProperty
 
+from ...core.asset_meta import AssetMeta, AvatarSource
 from ...core.cache import Cache
+from ...core.library_names import library_name
 from ...core.library_rows import LibraryRows
 from ...core.report_summary import SUMMARY_WIDTH
 from .. import compat, runtime
-from ..importing.importer import REPORT_PROPERTY, stored_report
+from ..importing.importer import REPORT_PROPERTY
 from ..library import assets as library
 from ..library import backup as library_backup
 from .operators import NetworkOperator
@@ -63,30 +68,21 @@ def save_to_library(collection: Any, folder: Path) -> tuple[Path, str]:
     """Save ``collection`` into ``folder``; returns (file, remark for the user). Raises
     ValueError naming the problem when it is refused."""
     source = library.stored_source(collection)
-    report = stored_report(collection) or {}
-    name = library_backup.safe_name(collection.name)
+    name = library_name(collection.name)
     rows = LibraryRows(folder)
-    code = str(source.get("avatar_code") or "")
     lock = rows.lock(name)
     if lock is None:
         raise ValueError(f"{name}.blend is being written by another Blender (a backup or "
                          "a manifest run): try again when it is done")
     try:
-        refused = clash(rows, name, code)
+        refused = clash(rows, name, source.avatar_code)
         if refused:
             raise ValueError(refused)
-        service = str(source.get("service") or "file")
-        preview = _preview(code, source, report)
-        meta = library.AssetMeta(
-            name=name, service=service, subtype=str(source.get("subtype") or "female"),
-            avatar_code=code, export_options=dict(source.get("export_options") or {}),
-            preview=preview)
+        preview = _preview(source)
+        meta = AssetMeta.for_avatar(name, source, preview=preview)
         keeps_preview = library.writes_preview(collection)
         path = library.save_avatar_to_library(collection, folder, meta, keep_current=True)
-        rows.update(name, status="done", blend=path.name, avatar_code=code or None,
-                    export_code=str(source.get("export_code") or "") or None,
-                    service=service, catalog=meta.catalog_path,
-                    description=meta.description_text(), source="panel")
+        rows.update(name, status="done", blend=path.name, source="panel", **meta.row_fields())
     finally:
         lock.release()
     if preview is None:
@@ -98,13 +94,13 @@ def save_to_library(collection: Any, folder: Path) -> tuple[Path, str]:
     return path, remark
 
 
-def _preview(code: str, source: dict[str, Any], report: dict[str, Any]) -> Path | None:
-    if code:
+def _preview(source: AvatarSource) -> Path | None:
+    if source.avatar_code:
         cache = Cache(runtime.cache_root(runtime.preferences(), create=False))
-        thumb = library_backup.thumbnail_path(cache, code)
+        thumb = library_backup.thumbnail_path(cache, source.avatar_code)
         if thumb.is_file():
             return thumb
-    photo = Path(str(source.get("photo") or "")) if source.get("photo") else None
+    photo = Path(source.photo) if source.photo else None
     return photo if photo is not None and photo.is_file() else None
 
 
