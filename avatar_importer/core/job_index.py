@@ -4,9 +4,12 @@ holds (see :meth:`~.cache.Cache.unfinished_job_for`, run by every ``JobEngine.su
 
 Layout under the cache's ``jobs/`` folder::
 
-    by-key/<slot>/<job id>      an empty marker file per job record that has a key
+    by-key/<bucket>/<slot>-<job id>
+                                an empty marker file per job record that has a key
                                 (``JobSpec.key``) and a service base URL; <slot> is a
-                                hash of both (:func:`slot_name`)
+                                hash of both (:func:`slot_name`), <bucket> its first two
+                                hex digits (at most 256 folders: the cache stays cheap to
+                                walk, and an empty file takes no disk block)
     by-key/complete.json        written once every record then in ``jobs/`` had its
                                 marker (records written before this index existed)
 
@@ -26,8 +29,9 @@ Rules that keep it exact when several processes share the cache:
   nothing is read-modified-written, so concurrent writers cannot lose each other's
   entries.
 
-Cost: one marker check per ``save_job`` (a ``stat``), one folder listing and one record
-read per job ever made with the same key for a lookup. A cache written by a version
+Cost: one marker check per ``save_job`` (a ``stat``); for a lookup, one listing of a
+bucket (about 1/256 of the records' names: 40 names at 10,000 records) and one record read
+per job ever made with the same key. A cache written by a version
 without this index is scanned once (the first lookup; every record read once), then
 ``complete.json`` records that it was. Limit: records written afterwards by such an
 older version (sharing the same cache) get no marker and are not found by key.
@@ -62,12 +66,13 @@ class JobKeyIndex:
         self.jobs_dir = jobs_dir
         self.root = jobs_dir / INDEX_DIR
 
-    def _slot(self, key: str, base_url: str) -> Path:
-        return self.root / slot_name(key, base_url)
+    def _marker(self, job_id: str, key: str, base_url: str) -> Path:
+        slot = slot_name(key, base_url)
+        return self.root / slot[:2] / f"{slot}-{job_id}"
 
     def add(self, job_id: str, key: str, base_url: str) -> None:
         """Make sure the marker of ``job_id`` under (``key``, ``base_url``) exists."""
-        marker = self._slot(key, base_url) / job_id
+        marker = self._marker(job_id, key, base_url)
         if marker.exists():
             return
         marker.parent.mkdir(parents=True, exist_ok=True)
@@ -75,20 +80,23 @@ class JobKeyIndex:
             os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
 
     def remove(self, job_id: str, key: str, base_url: str) -> None:
-        (self._slot(key, base_url) / job_id).unlink(missing_ok=True)
+        self._marker(job_id, key, base_url).unlink(missing_ok=True)
 
     def candidates(self, key: str, base_url: str) -> list[str]:
         """Job ids whose marker is under (``key``, ``base_url``): a superset of the
         matching records (possibly with ids whose record is gone)."""
+        slot = slot_name(key, base_url)
+        prefix = f"{slot}-"
         try:
-            return sorted(os.listdir(self._slot(key, base_url)))
+            names = os.listdir(self.root / slot[:2])
         except (FileNotFoundError, NotADirectoryError):
             return []
+        return sorted(n[len(prefix):] for n in names if n.startswith(prefix))
 
     def prune(self, job_id: str, key: str, base_url: str, now: float | None = None) -> None:
         """Remove the marker of a job whose record is missing, unless it is new (its writer
         may be about to write the record)."""
-        marker = self._slot(key, base_url) / job_id
+        marker = self._marker(job_id, key, base_url)
         now = time.time() if now is None else now
         with contextlib.suppress(OSError):
             if now - marker.stat().st_mtime > PRUNE_AFTER_SECONDS:

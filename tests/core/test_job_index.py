@@ -75,6 +75,11 @@ def write_legacy(cache: Cache, records: list[dict]) -> None:
         (cache.jobs_dir / f"{r['id']}.json").write_text(json.dumps(r))
 
 
+def marker_path(cache: Cache, photo: Path, job_id: str) -> Path:
+    slot = slot_name(spec(photo).key(), BASE)
+    return cache.jobs_dir / INDEX_DIR / slot[:2] / f"{slot}-{job_id}"
+
+
 @pytest.fixture
 def reads(monkeypatch) -> Counter[str]:
     """Every job-record read (by file name), counted at the one reader all reads use."""
@@ -123,14 +128,14 @@ def test_finished_or_deleted_elsewhere_is_not_resumed(cache, tmp_path):
         assert cache.unfinished_job_for(spec(photo).key(), BASE) is None
     # the hand-removed record's marker goes once it is old (a new one may be a writer
     # between its marker and its record)
-    marker = cache.jobs_dir / INDEX_DIR / slot_name(spec(c).key(), BASE) / "cccccccccccc"
+    marker = marker_path(cache, c, "cccccccccccc")
     assert marker.is_file()
     old = time.time() - PRUNE_AFTER_SECONDS - 5
     os.utime(marker, (old, old))
     assert cache.unfinished_job_for(spec(c).key(), BASE) is None
     assert not marker.exists()
-    assert not (cache.jobs_dir / INDEX_DIR / slot_name(spec(b).key(), BASE) /
-                "bbbbbbbbbbbb").exists()  # forget_job took its marker
+    assert marker_path(cache, a, "aaaaaaaaaaaa").exists()  # finished: still indexed
+    assert not marker_path(cache, b, "bbbbbbbbbbbb").exists()  # forget_job took its own
 
 
 def test_newest_unfinished_wins_and_legacy_records_are_found(cache, photo):
