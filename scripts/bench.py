@@ -26,6 +26,9 @@ measured / baseline:
 8. batch of 100 photos at 20 s of compute (quick: clock x0.1): wall vs compute + 15 s.
 9. retarget: a 600-frame walk onto the sandbox avatar, the add-on's computed keys vs
    Copy Rotation constraints baked with ``nla.bake`` (needs a ``bpy`` venv).
+10. job lookup: submit's search for an unfinished job with the same photo and options in
+   a cache of 1,000 and 10,000 job records, the job-record index vs the full scan it
+   replaced (``--only joblookup``; tiny: 100 and 1,000).
 
 ``--quick`` (under two minutes on two cores) runs fewer repetitions and figure 3 on a
 clock scaled by 0.1 (2 s compute, 0.5 s polls, target compute + 1 s). Needs Python 3.11
@@ -37,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -59,10 +63,11 @@ from bench_lib.figures import (
     figure_statics,
     tune_sandbox,
 )
+from bench_lib.job_lookup import figure_job_lookup
 from bench_lib.retarget_figure import figure_retarget
 
 FIGURES = ("import", "statics", "batch", "responsiveness", "crowd", "realistic", "batch100",
-           "retarget")
+           "retarget", "joblookup")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -157,11 +162,15 @@ def main(argv: list[str] | None = None) -> int:
             [Row("8", "8 batch of 100: wall vs compute time", "s", target="<= compute + 15 s")])
         run("retarget", lambda: figure_retarget(plan, info),
             [Row("9", "9 retarget 52 bones: keys vs nla.bake", "s", target="<= 0.75x")])
+        run("joblookup", lambda: figure_job_lookup(
+                work, (100, 1_000) if args.tiny else (1_000, 10_000), 3 if args.tiny else 7),
+            [Row("10a", "10 submit's job lookup", "ms", target="<= 1 ms")])
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
 
-    rows.sort(key=lambda r: r.id[0])  # stable: figure order, sub-rows as measured
+    # stable: figure order (by the id's number), sub-rows as measured
+    rows.sort(key=lambda r: int(re.match(r"\d*", r.id)[0] or 0))
     seconds = time.perf_counter() - started
     info["loadavg_end"] = machine_info()["loadavg_start"]
     extra = (", --what-if" if args.what_if else "") + \

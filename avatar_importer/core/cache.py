@@ -10,6 +10,9 @@ Layout under the root::
                                                ``key`` (same photo and options = same
                                                job), ``creation_tag`` (core/once.py) and,
                                                while a process runs it, ``owner``
+    jobs/by-key/                               job ids by key and base URL, so a submit
+                                               finds its unfinished job without reading
+                                               every record (core/job_index.py)
     players.json                               player codes per service + base URL
 
 Root: ``AVATAR_IMPORTER_CACHE`` when set; else the add-on passes Blender's
@@ -50,6 +53,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .errors import ConfigError, UnsafeUriError
+from .job_index import JobKeyIndex
 from .stages import JobSpec
 
 ENV_CACHE = "AVATAR_IMPORTER_CACHE"
@@ -143,6 +147,29 @@ def job_key(record: dict[str, Any]) -> str:
     return JobSpec.from_record(spec).key()
 
 
+def index_entry(record: dict[str, Any]) -> tuple[str, str] | None:
+    """(key, base URL) under which a job record is indexed (see core/job_index.py), or
+    None for a record that no submit can resume (no spec, key or base URL)."""
+    base_url = record.get("base_url")
+    if not isinstance(base_url, str) or not record.get("spec"):
+        return None
+    try:
+        key = job_key(record)
+    except (TypeError, ValueError, AttributeError, OSError):  # a malformed old spec
+        return None
+    return (key, base_url) if key else None
+
+
+def read_record(path: Path) -> dict[str, Any] | None:
+    """One job record from disk (None when missing or unreadable): every record read
+    goes through here."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
 def _safe_segment(value: str, what: str) -> str:
     if not value or value in {".", ".."} or "/" in value or "\\" in value or "\0" in value:
         raise UnsafeUriError(f"Refusing {what} {value!r}: not a plain name")
@@ -158,6 +185,7 @@ class Cache:
             raise ConfigError(f"Cache directory {self.root} cannot be created: "
                               f"{exc.strerror or exc}") from None
         self._lock = threading.Lock()
+        self._index = JobKeyIndex(self.jobs_dir)
 
     # -- static resources -------------------------------------------------------------
 
@@ -187,19 +215,20 @@ class Cache:
     def jobs_dir(self) -> Path:
         return self.root / "jobs"
 
+    def _job_path(self, job_id: str) -> Path:
+        return self.jobs_dir / f"{_safe_segment(job_id, 'job id')}.json"
+
     def save_job(self, record: dict[str, Any]) -> None:
-        job_id = _safe_segment(str(record["id"]), "job id")
+        path = self._job_path(str(record["id"]))
         data = json.dumps(record, indent=1, sort_keys=True).encode()
+        entry = index_entry(record)
         with self._lock:
-            write_atomic(self.jobs_dir / f"{job_id}.json", data)
+            if entry is not None:  # the marker first: a record is never unindexed
+                self._index.add(str(record["id"]), *entry)
+            write_atomic(path, data)
 
     def load_job(self, job_id: str) -> dict[str, Any] | None:
-        path = self.jobs_dir / f"{_safe_segment(job_id, 'job id')}.json"
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, ValueError):
-            return None
-        return record if isinstance(record, dict) else None
+        return read_record(self._job_path(job_id))
 
     def jobs(self) -> list[dict[str, Any]]:
         out = []
@@ -217,12 +246,29 @@ class Cache:
     def unfinished_job_for(self, key: str, base_url: str) -> dict[str, Any] | None:
         """The newest unfinished job record asking for the same thing (``JobSpec.key``)
         of the same service base URL, or None. Records written before keys existed are
-        keyed from their ``spec``."""
+        keyed from their ``spec``.
+
+        Reads only the records indexed under ``key`` and ``base_url`` (core/job_index.py),
+        fresh from disk, whoever wrote them; a cache never indexed is indexed first (one
+        read of every record, once per cache)."""
+        if not key:
+            return None
+        if not self._index.complete():
+            self._index.build(self.jobs(), index_entry, write_atomic)
         found: dict[str, Any] | None = None
-        for record in self.unfinished_jobs():
-            if record.get("base_url") != base_url or not record.get("spec"):
+        for job_id in self._index.candidates(key, base_url):
+            try:
+                path = self._job_path(job_id)
+            except UnsafeUriError:
+                continue  # not a marker this index wrote
+            record = read_record(path)
+            if record is None:
+                if not path.exists():  # deleted (or about to be written: see prune)
+                    self._index.prune(job_id, key, base_url)
                 continue
-            if not key or job_key(record) != key:
+            if record.get("state") != "active" or run_elsewhere(record):
+                continue
+            if index_entry(record) != (key, base_url) or str(record.get("id")) != job_id:
                 continue
             if found is None or float(record.get("created") or 0) > \
                     float(found.get("created") or 0):
@@ -230,7 +276,12 @@ class Cache:
         return found
 
     def forget_job(self, job_id: str) -> None:
-        (self.jobs_dir / f"{_safe_segment(job_id, 'job id')}.json").unlink(missing_ok=True)
+        path = self._job_path(job_id)
+        record = read_record(path)
+        path.unlink(missing_ok=True)
+        entry = index_entry(record) if record is not None else None
+        if entry is not None:
+            self._index.remove(job_id, *entry)
 
     # -- players ----------------------------------------------------------------------
 

@@ -73,7 +73,7 @@ def fmt_value(value: float | None, unit: str) -> str:
     if unit == "s":
         return f"{value:.3f} s" if value < 10 else f"{value:.1f} s"
     if unit == "ms":
-        return f"{value:.2f} ms"
+        return f"{value:.3f} ms" if value < 0.1 else f"{value:.2f} ms"
     if unit == "MB":
         return f"{value:.1f} MB"
     if unit == "bytes":
