@@ -1,0 +1,306 @@
+"""GUI test: Edit > Undo / Redo around File > Import of avatars sharing static textures.
+
+Headless Blender has no undo stack, so this runs in a real window (Debian's Blender 3.4
+under Xvfb). What an artist does, in the window's context:
+
+1. File > Import > Avatar export: avatar A (its static textures from the add-on's texture
+   cache, its face beside the model), then avatar B whose static textures are the same cache
+   files: B's materials use A's image datablocks (one per file), B's face is its own.
+   Each import runs as the file browser runs it: ``EXEC_DEFAULT`` with an undo push.
+2. Edit > Undo (``ed.undo``): B is gone entirely (collection, objects, meshes, materials,
+   its face image) and A is exactly as it was: its image nodes point at the same images,
+   each still has pixels (size > 0, also after ``reload``), still packed, still tagged
+   with its share key.
+3. Edit > Redo: B is back and shares A's images again, one datablock per file.
+4. A third import that FAILS inside Blender's glTF importer (one mesh's vertex accessor
+   runs past its buffer), after the importer already made materials and images, among them
+   copies of the shared static textures: the operator is cancelled with a message naming
+   the avatar, nothing of it remains, A's and B's images are untouched. It leaves no undo
+   step: one Undo afterwards removes B (back to A alone).
+5. Importing B again after that Undo reuses A's images (the share index does not hold on
+   to images the undo replaced).
+
+Run: tests/gui/run_gui_tests.sh tests/gui/test_crowd_undo.py
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import bpy
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import guitest as gt
+
+sys.path.insert(0, str(gt.REPO / "tests" / "blender"))
+from avatar_samples import write_sandbox_avatar  # noqa: E402
+
+from avatar_importer.core.glb import read_glb, write_glb  # noqa: E402
+
+NAME = "test_crowd_undo"
+ART = gt.artifacts_dir(NAME)
+WORK = gt.temp_dir("avatar-gui-crowd-undo-")
+CACHE = WORK / "cache"
+runtime = gt.enable_addon(CACHE)
+from avatar_importer.blender.importing import importer  # noqa: E402
+from avatar_importer.blender.importing.image_share import SHARE_KEY  # noqa: E402
+
+FACE = "AvatarHeadFemale_Color_1K.png"  # beside the model: each avatar's own texture
+BROKEN_MESH = "outfit"  # the mesh whose vertex accessor the failing export breaks
+view = gt.View3D()
+
+
+# --- exports on disk -------------------------------------------------------------------------
+
+
+def write_export(name: str, *, broken: bool = False) -> Path:
+    """``WORK/<name>/model.glb`` with its own face texture beside it; its static textures
+    in the add-on's texture cache (``CACHE/static``), shared with every other export.
+    ``broken``: one mesh's POSITION accessor claims far more vertices than its buffer
+    holds, so Blender's glTF importer fails part way through."""
+    source = write_sandbox_avatar(WORK / f"{name}-src")
+    folder = WORK / name
+    folder.mkdir()
+    static = CACHE / "static"
+    static.mkdir(parents=True, exist_ok=True)
+    for texture in sorted(source.parent.glob("*.png")):
+        if texture.name == FACE:
+            (folder / FACE).write_bytes(texture.read_bytes() + name.encode())
+        elif not (static / texture.name).exists():
+            shutil.copy(texture, static / texture.name)
+    glb = read_glb(source)
+    if broken:
+        mesh = next(m for m in glb.json["meshes"] if m["name"] == BROKEN_MESH)
+        glb.json["accessors"][mesh["primitives"][0]["attributes"]["POSITION"]]["count"] \
+            = 50_000_000
+    write_glb(glb, folder / "model.glb")
+    return folder / "model.glb"
+
+
+# --- what the artist sees ----------------------------------------------------------------
+
+
+def window_override() -> Any:
+    return bpy.context.temp_override(window=view.window, screen=view.window.screen,
+                                     area=view.area, region=view.main)
+
+
+def file_import(glb: Path, name: str) -> set[str]:
+    """File > Import > Avatar export, run as the file browser runs it: exec, undo push."""
+    with window_override():
+        result = bpy.ops.import_scene.avatar_export("EXEC_DEFAULT", True,
+                                                    filepath=str(glb), avatar_name=name)
+    gt.log(f"File > Import {name}: {result}")
+    return set(result)
+
+
+def edit(action: str) -> None:
+    with window_override():
+        op = bpy.ops.ed.undo if action == "undo" else bpy.ops.ed.redo
+        gt.check(op.poll(), f"Edit > {action.title()} is not available")
+        result = op()
+    gt.check(result == {"FINISHED"}, f"ed.{action} returned {result}")
+    gt.log(f"Edit > {action.title()}: {result}")
+
+
+def node_images(collection: str) -> dict[tuple[str, str], str]:
+    """(material, node) -> image name, for every image node of the avatar's materials."""
+    out: dict[tuple[str, str], str] = {}
+    coll = bpy.data.collections.get(collection)
+    gt.check(coll is not None, f"no collection {collection}")
+    for obj in coll.all_objects:
+        for slot in obj.material_slots:
+            if slot.material is None or slot.material.node_tree is None:
+                continue
+            for node in slot.material.node_tree.nodes:
+                image = getattr(node, "image", None)
+                if image is not None:
+                    out[(slot.material.name, node.name)] = image.name
+    return out
+
+
+def by_file(collection: str) -> dict[str, str]:
+    """File name -> image name, for the images the avatar's materials use."""
+    return {Path(bpy.data.images[img].filepath).name: img
+            for img in node_images(collection).values()}
+
+
+def image_state() -> dict[str, tuple[Any, ...]]:
+    """Every image: (file name, packed, share key, packed bytes' length)."""
+    return {img.name: (Path(img.filepath).name, img.packed_file is not None,
+                       img.get(SHARE_KEY),
+                       img.packed_file.size if img.packed_file is not None else 0)
+            for img in bpy.data.images}
+
+
+def scene_state() -> dict[str, Any]:
+    return {"counts": gt.data_counts(),
+            "collections": sorted(c.name for c in bpy.data.collections),
+            "objects": sorted(o.name for o in bpy.data.objects),
+            "materials": sorted(m.name for m in bpy.data.materials),
+            "images": image_state()}
+
+
+def check_same(now: dict[str, Any], expected: dict[str, Any], when: str) -> None:
+    for key in expected:
+        gt.check(now[key] == expected[key],
+                 f"{when}: {key} differ:\n  now      {now[key]}\n  expected {expected[key]}")
+
+
+def check_pixels(collection: str, when: str) -> None:
+    """Every image the avatar's materials use has pixels, before and after a reload, is
+    packed, and the shared ones carry their key."""
+    for file, name in sorted(by_file(collection).items()):
+        image = bpy.data.images[name]
+        gt.check(image.packed_file is not None, f"{when}: {name} ({file}) is not packed")
+        gt.check(tuple(image.size) != (0, 0) and image.has_data,
+                 f"{when}: {name} ({file}) has no pixels: size {tuple(image.size)}")
+        image.reload()
+        gt.check(image.size[0] > 0 and image.size[1] > 0 and len(image.pixels) > 0,
+                 f"{when}: {name} ({file}) has no pixels after reload")
+        if file != FACE:
+            gt.check(isinstance(image.get(SHARE_KEY), str),
+                     f"{when}: shared image {name} ({file}) lost its share key")
+
+
+def check_shared(a: str, b: str, when: str) -> None:
+    """B's static textures are A's image datablocks; each avatar has its own face; one
+    image per distinct static file in the whole .blend."""
+    files_a, files_b = by_file(a), by_file(b)
+    gt.check(set(files_a) == set(files_b) and FACE in files_a and len(files_a) >= 10,
+             f"{when}: the avatars use different files: {sorted(files_a)} / {sorted(files_b)}")
+    for file in files_a:
+        if file == FACE:
+            gt.check(files_a[file] != files_b[file], f"{when}: {a} and {b} share the face")
+        else:
+            gt.check(files_a[file] == files_b[file],
+                     f"{when}: {file} is {files_a[file]} for {a} but {files_b[file]} for {b}")
+    per_file: dict[str, list[str]] = {}
+    for img in bpy.data.images:
+        if img.source == "FILE" and Path(img.filepath).name != FACE:
+            per_file.setdefault(Path(img.filepath).name, []).append(img.name)
+    doubles = {f: names for f, names in per_file.items() if len(names) > 1}
+    gt.check(not doubles, f"{when}: more than one image for a static file: {doubles}")
+
+
+# --- the rollback, observed ----------------------------------------------------------------
+
+rolled_back: list[dict[str, int]] = []
+_remove_created = importer.remove_created
+
+
+def _recording_remove_created(snapshot: importer.Snapshot) -> None:
+    """The importer's own rollback, run as it is; records what it had to remove."""
+    rolled_back.append({attr: len(importer.new_since(snapshot, attr))
+                        for attr in ("objects", "materials", "images", "meshes")})
+    _remove_created(snapshot)
+
+
+importer.remove_created = _recording_remove_created
+
+
+# --- the test ------------------------------------------------------------------------------
+
+
+def steps() -> gt.Steps:
+    ada_glb, bob_glb = write_export("ada"), write_export("bob")
+    cid_glb = write_export("cid", broken=True)
+    yield 0.2
+    empty = scene_state()
+
+    gt.check(file_import(ada_glb, "Ada") == {"FINISHED"}, "Ada was not imported")
+    yield 0.3
+    after_ada = scene_state()
+    ada_nodes = node_images("Ada")
+    check_pixels("Ada", "after importing Ada")
+    unpacked = [img.name for img in bpy.data.images
+                if img.source == "FILE" and img.packed_file is None]
+    gt.check(not unpacked, f"Ada's images not packed: {unpacked}")
+
+    gt.check(file_import(bob_glb, "Bob") == {"FINISHED"}, "Bob was not imported")
+    yield 0.3
+    after_bob = scene_state()
+    check_shared("Ada", "Bob", "after importing Bob")
+    gt.check(len(after_bob["images"]) == len(after_ada["images"]) + 1,
+             f"Bob added {len(after_bob['images']) - len(after_ada['images'])} images, "
+             "not only his face")
+    bob_nodes = node_images("Bob")
+    gt.log(f"DEBUG after Bob: images {sorted(after_bob['images'])}")
+    gt.log(f"DEBUG after Bob: Ada nodes {sorted(set(node_images('Ada').values()))}")
+    gt.log(f"DEBUG after Bob: Bob nodes {sorted(set(bob_nodes.values()))}")
+
+    # Edit > Undo: Bob is gone entirely, Ada exactly as she was
+    edit("undo")
+    yield 0.5
+    check_same(scene_state(), after_ada, "after Undo of Bob's import")
+    gt.check(node_images("Ada") == ada_nodes, "after Undo: Ada's image nodes changed")
+    check_pixels("Ada", "after Undo of Bob's import")
+
+    # Edit > Redo: Bob is back, sharing Ada's images again
+    edit("redo")
+    yield 0.5
+    gt.log(f"DEBUG after redo: images {sorted(image_state())}")
+    gt.log(f"DEBUG after redo: Ada nodes {sorted(set(node_images('Ada').values()))}")
+    gt.log(f"DEBUG after redo: Bob nodes {sorted(set(node_images('Bob').values()))}")
+    check_same(scene_state(), after_bob, "after Redo of Bob's import")
+    for who, nodes in (("Ada", ada_nodes), ("Bob", bob_nodes)):
+        now = node_images(who)
+        diff = {k: (v, now.get(k)) for k, v in nodes.items() if now.get(k) != v}
+        diff.update({k: (None, v) for k, v in now.items() if k not in nodes})
+        gt.check(not diff, f"after Redo: {who}'s image nodes changed "
+                 f"(node: (before, now)): {diff}")
+    check_shared("Ada", "Bob", "after Redo")
+    check_pixels("Ada", "after Redo")
+    check_pixels("Bob", "after Redo")
+
+    # a third import fails inside Blender's glTF importer: nothing of it remains
+    result = file_import(cid_glb, "Cid")
+    from avatar_importer.blender.importing import file_import as fi
+    messages = fi.last_messages()
+    gt.log(f"File > Import Cid reported: {messages}")
+    gt.check(result == {"CANCELLED"}, f"the broken import returned {result}")
+    gt.check(any(level == "ERROR" and "Cid" in text for level, text in messages),
+             f"no error naming Cid: {messages}")
+    gt.check(len(rolled_back) == 1, f"rollbacks recorded: {rolled_back}")
+    made = rolled_back[0]
+    gt.log(f"the failed import had made, and its rollback removed: {made}")
+    gt.check(made["images"] >= 10 and made["materials"] >= 5,
+             f"the importer failed before it made materials and images: {made}")
+    yield 0.3
+    check_same(scene_state(), after_bob, "after the failed import of Cid")
+    check_shared("Ada", "Bob", "after the failed import")
+    check_pixels("Ada", "after the failed import")
+    check_pixels("Bob", "after the failed import")
+
+    # the failed import left no undo step: one Undo removes Bob
+    edit("undo")
+    yield 0.5
+    check_same(scene_state(), after_ada, "after Undo following the failed import")
+    gt.check(node_images("Ada") == ada_nodes, "after the second Undo: Ada's nodes changed")
+    check_pixels("Ada", "after the second Undo")
+
+    # importing Bob again reuses Ada's images (nothing stale is remembered)
+    gt.check(file_import(bob_glb, "Bob") == {"FINISHED"}, "Bob was not imported again")
+    yield 0.3
+    check_shared("Ada", "Bob", "after importing Bob again")
+    gt.check(len(bpy.data.images) == len(after_ada["images"]) + 1,
+             "importing Bob again after Undo made more images than his face")
+    check_pixels("Bob", "after importing Bob again")
+
+    # and Undo twice more goes back to the empty scene
+    edit("undo")
+    yield 0.3
+    edit("undo")
+    yield 0.3
+    check_same(scene_state(), empty, "after undoing both imports")
+
+    importer.remove_created = _remove_created
+    gt.disable_addon_and_check(runtime)
+    shutil.rmtree(WORK, ignore_errors=True)
+
+
+gt.run(steps, name=NAME, time_limit=200.0,
+       on_failure=lambda: gt.on_failure(view, runtime, ART))
