@@ -15,6 +15,7 @@ from ..core.cache import Cache
 from ..core.engine import EngineOptions, JobEngine
 from ..core.settings import ServiceSettings, make_service
 from ..core.stages import Event, JobState
+from .importing import undo_step
 from .importing.importer import ImportResult, import_avatar_glb
 
 
@@ -28,8 +29,10 @@ def make_importer(pack_images: bool = True,
         kwargs: dict[str, Any] = {"pack_images": pack_images}
         if options is not None:
             kwargs.update(options())
-        return import_avatar_glb(Path(state.glb_path), name=state.spec.name,
-                                 search=[state.search], **kwargs)
+        result = import_avatar_glb(Path(state.glb_path), name=state.spec.name,
+                                   search=[state.search], **kwargs)
+        undo_step.push(f"Import Avatar {result.collection_name}")  # not an operator's
+        return result
     return import_job
 
 
