@@ -31,7 +31,7 @@ def make_importer(pack_images: bool = True,
             kwargs.update(options())
         result = import_avatar_glb(Path(state.glb_path), name=state.spec.name,
                                    search=[state.search], **kwargs)
-        undo_step.push(f"Import Avatar {result.collection_name}")  # not an operator's
+        undo_step.note(result.collection_name)  # an undo step when the pump flushes
         return result
     return import_job
 
