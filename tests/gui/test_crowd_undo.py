@@ -7,6 +7,9 @@ under Xvfb). What an artist does, in the window's context:
    cache, its face beside the model), then avatar B whose static textures are the same cache
    files: B's materials use A's image datablocks (one per file), B's face is its own.
    Each import runs as the file browser runs it: ``EXEC_DEFAULT`` with an undo push.
+   A keeps her image names and her stored report names her own images (Blender 3.4's
+   glTF importer used to rename A's images ``<file>.001`` when B's were made; a failed
+   import renamed B's face the same way: ``image_share.names_kept``).
 2. Edit > Undo (``ed.undo``): B is gone entirely (collection, objects, meshes, materials,
    its face image) and A is exactly as it was: its image nodes point at the same images,
    each still has pixels (size > 0, also after ``reload``), still packed, still tagged
@@ -14,8 +17,8 @@ under Xvfb). What an artist does, in the window's context:
 3. Edit > Redo: B is back and shares A's images again, one datablock per file.
 4. A third import that FAILS inside Blender's glTF importer (one mesh's vertex accessor
    runs past its buffer), after the importer already made materials and images, among them
-   copies of the shared static textures: the operator is cancelled with a message naming
-   the avatar, nothing of it remains, A's and B's images are untouched. It leaves no undo
+   copies of the shared static textures: the operator reports an error naming the avatar
+   (``bpy.ops`` raises it as RuntimeError), nothing of it remains, A's and B's images are untouched. It leaves no undo
    step: one Undo afterwards removes B (back to A alone).
 5. Importing B again after that Undo reuses A's images (the share index does not hold on
    to images the undo replaced).
