@@ -24,6 +24,7 @@ from ..core.settings import ENV_AVATURN_TOKEN, ENV_CLIENT_ID, ENV_CLIENT_SECRET,
 from ..core.stages import JobSpec, JobState
 from ..core.tasks import OnDone, TaskRunner
 from . import compat
+from .importing import undo_step
 from .library import assets as library
 from .wiring import build_engine
 
@@ -215,6 +216,8 @@ def pump_tick() -> float | None:
             break
     if _State.tasks is not None and not importing:
         applied += _State.tasks.drain()
+    if not importing:  # after a run of imports: one Edit > Undo step for them
+        undo_step.flush()
     hooks_busy = any([hook() for hook in TICK_HOOKS])
     spent = time.perf_counter() - start
     if applied:
@@ -225,6 +228,7 @@ def pump_tick() -> float | None:
     tasks_busy = _State.tasks is not None and _State.tasks.busy()
     if not tasks_busy and not hooks_busy and \
             not any(e.active() for e in _State.engines.values()):
+        undo_step.flush()
         _status(None)
         _redraw()
         return None
@@ -266,6 +270,7 @@ def shutdown() -> None:
         if bpy.app.timers.is_registered(once):
             bpy.app.timers.unregister(once)
     _State.soon.clear()
+    undo_step.flush()
     if _State.tasks is not None:
         _State.tasks.shutdown(wait=True)
         _State.tasks = None

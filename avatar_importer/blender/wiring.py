@@ -16,6 +16,7 @@ from ..core.engine import EngineOptions, JobEngine
 from ..core.parallelism import MAX_JOB_THREADS
 from ..core.settings import ServiceSettings, make_service
 from ..core.stages import Event, JobState
+from .importing import undo_step
 from .importing.importer import ImportResult, import_avatar_glb
 
 
@@ -29,8 +30,10 @@ def make_importer(pack_images: bool = True,
         kwargs: dict[str, Any] = {"pack_images": pack_images}
         if options is not None:
             kwargs.update(options())
-        return import_avatar_glb(Path(state.glb_path), name=state.spec.name,
-                                 search=[state.search], **kwargs)
+        result = import_avatar_glb(Path(state.glb_path), name=state.spec.name,
+                                   search=[state.search], **kwargs)
+        undo_step.note(result.collection_name)  # an undo step when the pump flushes
+        return result
     return import_job
 
 

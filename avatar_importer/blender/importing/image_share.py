@@ -34,7 +34,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -170,3 +171,25 @@ def pack_once(images: Iterable[Any]) -> list[str]:
             image.pack()
             packed.append(image.name)
     return packed
+
+
+@contextmanager
+def names_kept() -> Iterator[None]:
+    """Around Blender's glTF importer: the images that exist before it runs keep their
+    names, failure or not.
+
+    The importer names each image it makes after its file (``image.name = ...``). Blender
+    3.4 gives that name to the new image and renames the image that held it (4.x suffixes
+    the new one instead), so every import renamed earlier avatars' images: their shared
+    textures and faces became ``<file>.001``, ``.002``..., a failed import renamed them too,
+    and an avatar's stored import report named another avatar's face. Renaming each one
+    back moves a suffix onto the new image instead. Reads only ``bpy.data.images`` (one
+    datablock per shared file plus one face per avatar)."""
+    before = {image.as_pointer(): image.name for image in bpy.data.images}
+    try:
+        yield
+    finally:
+        renamed = [(image, before[image.as_pointer()]) for image in bpy.data.images
+                   if before.get(image.as_pointer(), image.name) != image.name]
+        for image, name in renamed:
+            image.name = name

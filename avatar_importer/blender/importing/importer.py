@@ -382,7 +382,8 @@ def _run_importer(
         import_select_created_objects=False,
     )
     try:
-        with _collect_importer_errors() as errors, free_ids.cheap_temporary_objects():
+        with _collect_importer_errors() as errors, free_ids.cheap_temporary_objects(), \
+                image_share.names_kept():
             result = bpy.ops.import_scene.gltf(**kwargs)
     finally:
         _restore_active_layer(attempt)
