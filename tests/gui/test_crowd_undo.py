@@ -18,8 +18,8 @@ under Xvfb). What an artist does, in the window's context:
 4. A third import that FAILS inside Blender's glTF importer (one mesh's vertex accessor
    runs past its buffer), after the importer already made materials and images, among them
    copies of the shared static textures: the operator reports an error naming the avatar
-   (``bpy.ops`` raises it as RuntimeError), nothing of it remains, A's and B's images are untouched. It leaves no undo
-   step: one Undo afterwards removes B (back to A alone).
+   (``bpy.ops`` raises it as RuntimeError), nothing of it remains, A's and B's images are
+   untouched. It leaves no undo step: one Undo afterwards removes B (back to A alone).
 5. Importing B again after that Undo reuses A's images (the share index does not hold on
    to images the undo replaced).
 
