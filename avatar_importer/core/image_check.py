@@ -29,20 +29,38 @@ _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 
 _MAX_PNG_CHUNKS = 100_000
 
 
+#: verdicts already reached in this process, by (device, inode, size, mtime): a crowd's
+#: shared textures are checked once, a file written again is checked again (dict get/set
+#: are atomic, so any thread may call this)
+_verdicts: dict[tuple[int, int, int, int], bool] = {}
+_MAX_VERDICTS = 10_000
+
+
 def image_file_complete(path: Path | str) -> bool:
     """True when ``path`` is a structurally complete PNG, JPEG or WebP with a non-zero size."""
     try:
         with open(path, "rb") as handle:
-            head = handle.read(16)
-            size = os.fstat(handle.fileno()).st_size
-            if head.startswith(PNG_SIGNATURE):
-                return _png_complete(handle, size)
-            if head.startswith(b"\xff\xd8"):
-                return _jpeg_complete(handle, size)
-            if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-                return _webp_complete(head, size)
+            st = os.fstat(handle.fileno())
+            ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+            known = _verdicts.get(ident)
+            if known is None:
+                known = _complete(handle, st.st_size)
+                if len(_verdicts) >= _MAX_VERDICTS:
+                    _verdicts.clear()
+                _verdicts[ident] = known
+            return known
     except OSError:
         return False
+
+
+def _complete(handle: BinaryIO, size: int) -> bool:
+    head = handle.read(16)
+    if head.startswith(PNG_SIGNATURE):
+        return _png_complete(handle, size)
+    if head.startswith(b"\xff\xd8"):
+        return _jpeg_complete(handle, size)
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return _webp_complete(head, size)
     return False
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 from pathlib import Path
 
@@ -56,3 +57,22 @@ def test_garbage_and_empty_fail(tmp_path: Path, data: bytes) -> None:
 
 def test_missing_file_fails(tmp_path: Path) -> None:
     assert not image_file_complete(tmp_path / "nothing.png")
+
+
+@pytest.mark.parametrize("make", [png, jpeg])
+def test_a_file_written_again_is_checked_again(tmp_path: Path, make) -> None:
+    """Verdicts are remembered per file version: the same path truncated in place, or
+    overwritten with garbage of the same size, is not taken as complete any more."""
+    path = tmp_path / "texture"
+    good = make()
+    path.write_bytes(good)
+    assert image_file_complete(path)
+    with open(path, "r+b") as handle:  # same inode, shorter
+        handle.truncate(len(good) - 5)
+    assert not image_file_complete(path)
+    path.write_bytes(good)
+    assert image_file_complete(path)
+    path.write_bytes(b"\x00" * len(good))  # same size, new content and mtime
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    assert not image_file_complete(path)
