@@ -4,7 +4,7 @@ Deleting a datablock the general way (``bpy.data.<kind>.remove(x)``, ``do_unlink
 scans every datablock of the .blend for pointers to it, and every free also scans Blender's
 queue of pending UI notifiers for references to it. Both grow with the scene: at 100
 avatars in one scene a temporary object costs 13.4 ms to delete that way, 0.66 ms freed
-without the unlink scan, 0.01 ms with neither (bpy 4.2; perf: 86 % of what remains is
+without the unlink scan, 0.04 ms with neither (bpy 4.2; perf: 86 % of what remains is
 ``WM_main_remove_notifier_reference``, because headless Blender never drains that queue:
 nothing processes notifiers without a window).
 
