@@ -110,3 +110,19 @@ def test_manifest_rows_animated_before_their_assets_are_saved(tmp_path, sandbox)
     assert (lib / "Ada.blend").stat().st_mtime_ns == stamps["Ada.blend"]
     bob = asset_animation(lib / "Bob.blend")
     assert bob["action"] and bob["keys"] == FRAMES and "Hips" in bob["bones"]
+
+
+def test_unknown_run_preset_stops_before_any_row(tmp_path, sandbox):
+    (tmp_path / "ada.png").write_bytes(build_thumbnail("ada", 40))
+    mixamo_bvh(tmp_path / "walk.bvh")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("name,photo\nAda,ada.png\n")
+    run = [*common(sandbox, tmp_path), "--manifest", str(manifest), "--library",
+           str(tmp_path / "lib")]
+    proc = batch(*run, "--animation", str(tmp_path / "walk.bvh"), "--bone-map-preset",
+                 "no_such_rig", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "--bone-map-preset: unknown bone-map preset 'no_such_rig'" in proc.stderr
+    proc = batch(*run, "--bone-map-preset", "mixamo", cwd=tmp_path)
+    assert proc.returncode == 2 and "--bone-map-preset goes with --animation" in proc.stderr
+    assert creations(sandbox) == 0 and not list((tmp_path / "lib").glob("*.blend"))

@@ -4,11 +4,14 @@
 For each manifest row (``core.manifest``), in the library folder (``core.library_rows``):
 
 1. Take the row's lock; a row another worker holds is left to it (counted as transient).
-2. Skip it when its asset is complete; import its recorded avatar when an earlier run
-   created one (no second creation); else create it (or import its ``avatar_id``).
+2. Skip it when its asset is complete (and its animation unchanged); import its recorded
+   avatar when an earlier run created one (no second creation); else create it (or import
+   its ``avatar_id``).
 3. As soon as the service gives the avatar's code (the engine's ``remote`` event) it is
    written to the row's state, so a killed run resumes that avatar.
-4. When Blender has imported it: mark it as an asset, save ``DIR/<name>.blend``
+4. When Blender has imported it: apply the row's animation (``row_animation``: its
+   columns, else the run's ``--animation``... options; a failure fails the row, no asset),
+   mark it as an asset, save ``DIR/<name>.blend``
    (``blender.library.assets``), record the row done, remove it from the open file.
 
 Exit code (``core.errors.exit_code_for``): 0 every selected row is in the library; 1 some

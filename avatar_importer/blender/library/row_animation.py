@@ -33,8 +33,8 @@ def run_defaults(args: argparse.Namespace) -> RowAnimation | None:
         if problem:
             raise InputError(f"--bone-map-preset: {problem}")
         if defaults is None:
-            raise InputError("--bone-map-preset goes with --animation (or a manifest's "
-                             "animation column)")
+            raise InputError("--bone-map-preset goes with --animation (a row's own "
+                             "animation uses its bone_map_preset column)")
     return defaults
 
 
