@@ -12,10 +12,12 @@ import bpy
 import pytest
 
 HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
+for folder in (HERE, HERE.parent):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
 from animation_data import FRAMES, mixamo_bvh, unknown_bvh  # noqa: E402
+from mocap_samples import rhubarb_tsv  # noqa: E402
 from test_manifest_library import batch, common, creations  # noqa: E402
 
 from avatar_importer.blender import compat  # noqa: E402
@@ -42,8 +44,12 @@ def asset_animation(blend: Path) -> dict:
             if fc.data_path.startswith('pose.bones["') and len(fc.keyframe_points) > 1:
                 keyed.add(fc.data_path.split('"')[1])
                 keys = max(keys, len(fc.keyframe_points))
+    shape_keyed = sorted({fc.data_path.split('"')[1] for o in bpy.data.objects
+                          if o.type == "MESH" and o.data.shape_keys is not None
+                          for fc in compat.id_fcurves(o.data.shape_keys)
+                          if fc.data_path.startswith("key_blocks[")})
     return {"action": action.name if action else None, "bones": keyed, "keys": keys,
-            "actions": [a.name for a in bpy.data.actions],
+            "actions": [a.name for a in bpy.data.actions], "shape_keyed": shape_keyed,
             "bone_names": {b.name for b in armature.pose.bones}}
 
 
@@ -51,16 +57,18 @@ def test_manifest_rows_animated_before_their_assets_are_saved(tmp_path, sandbox)
     photos, anim = tmp_path / "photos", tmp_path / "anim"
     photos.mkdir()
     anim.mkdir()
-    for name in ("ada", "bob", "cy", "dee"):
+    for name in ("ada", "bob", "cy", "dee", "eve"):
         (photos / f"{name}.png").write_bytes(build_thumbnail(name, 40))
     mixamo_bvh(anim / "walk.bvh")
     unknown_bvh(anim / "blob.bvh")  # a skeleton no bone map fits: fails when applied
+    (anim / "line.tsv").write_text(rhubarb_tsv())
     manifest = tmp_path / "cast.csv"
-    manifest.write_text("name,photo,animation\n"
-                        "Ada,photos/ada.png,anim/walk.bvh\n"
-                        "Bob,photos/bob.png,\n"
-                        "Cy,photos/cy.png,anim/missing.bvh\n"
-                        "Dee,photos/dee.png,anim/blob.bvh\n")
+    manifest.write_text("name,photo,animation,lipsync\n"
+                        "Ada,photos/ada.png,anim/walk.bvh,\n"
+                        "Bob,photos/bob.png,,\n"
+                        "Cy,photos/cy.png,anim/missing.bvh,\n"
+                        "Dee,photos/dee.png,anim/blob.bvh,\n"
+                        "Eve,photos/eve.png,,anim/line.tsv\n")
     lib = tmp_path / "lib"
     run = [*common(sandbox, tmp_path), "--manifest", str(manifest), "--library", str(lib)]
     proc = batch(*run, "--report", str(tmp_path / "r.json"), cwd=tmp_path)
@@ -70,9 +78,10 @@ def test_manifest_rows_animated_before_their_assets_are_saved(tmp_path, sandbox)
     assert "row 3 (Cy), column 'animation': anim/missing.bvh does not exist" in proc.stderr
     # the animation that cannot be applied: its row fails, no asset is left behind
     assert "row 4 (Dee): animation failed (animation=blob.bvh)" in proc.stderr
-    assert sorted(p.name for p in lib.glob("*.blend")) == ["Ada.blend", "Bob.blend"]
+    assert sorted(p.name for p in lib.glob("*.blend")) == ["Ada.blend", "Bob.blend",
+                                                           "Eve.blend"]
     assert not list(lib.glob("*.partial*")) and not list(lib.glob("Dee*"))
-    assert creations(sandbox) == 3, "Cy never reached the service"
+    assert creations(sandbox) == 4, "Cy never reached the service"
     report = {r["name"]: r for r in json.loads((tmp_path / "r.json").read_text())["rows"]}
     assert report["Ada"]["status"] == "done" and report["Bob"]["status"] == "done"
     assert report["Ada"]["animation"]["action"] and report["Ada"]["animation"]["bones_mapped"]
@@ -91,13 +100,18 @@ def test_manifest_rows_animated_before_their_assets_are_saved(tmp_path, sandbox)
         <= ada["bone_names"]
     bob = asset_animation(lib / "Bob.blend")
     assert bob["action"] is None and bob["actions"] == [], "no action leaked from Ada's row"
+    assert bob["shape_keyed"] == []
+    eve = asset_animation(lib / "Eve.blend")  # lip-sync only: the visemes' shape keys
+    assert eve["action"] is None and len(eve["shape_keyed"]) >= 5, eve
+    assert {"PP", "FF", "aa"} <= set(eve["shape_keyed"]), eve["shape_keyed"]
 
     # a rerun: the finished rows are skipped (nothing created, nothing rewritten)
     stamps = {p.name: p.stat().st_mtime_ns for p in lib.glob("*.blend")}
     again = batch(*run, cwd=tmp_path)
     assert again.returncode == 1, again.stdout + again.stderr
     assert "row 1 Ada: skipped" in again.stdout and "row 2 Bob: skipped" in again.stdout
-    assert creations(sandbox) == 3, "Dee's recorded avatar imported again, not created"
+    assert "row 5 Eve: skipped" in again.stdout
+    assert creations(sandbox) == 4, "Dee's recorded avatar imported again, not created"
     assert {p.name: p.stat().st_mtime_ns for p in lib.glob("*.blend")} == stamps
 
     # the run's --animation: for every row without its own. Bob's animation changed (none
@@ -106,7 +120,7 @@ def test_manifest_rows_animated_before_their_assets_are_saved(tmp_path, sandbox)
     assert cli.returncode == 0, cli.stdout + cli.stderr
     assert "row 1 Ada: skipped" in cli.stdout
     assert "row 2 Bob: animation changed (none -> animation=walk.bvh)" in cli.stdout
-    assert creations(sandbox) == 3, "Bob re-animated from its recorded avatar"
+    assert creations(sandbox) == 4, "Bob re-animated from its recorded avatar"
     assert (lib / "Ada.blend").stat().st_mtime_ns == stamps["Ada.blend"]
     bob = asset_animation(lib / "Bob.blend")
     assert bob["action"] and bob["keys"] == FRAMES and "Hips" in bob["bones"]
