@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .library_rows import RowPlan
 from .mocap import bonemaps, livelink, rhubarb
 
 COLUMNS = ("animation", "face_capture", "lipsync", "bone_map_preset")
@@ -225,3 +226,29 @@ def defaults_from(animation: Path | None, face_capture: Path | None, lipsync: Pa
                         Path(face_capture).resolve() if face_capture else None,
                         Path(lipsync).resolve() if lipsync else None,
                         str(bone_map_preset or ""))
+
+
+def redo_plan(state: dict[str, Any], wanted: dict[str, Any], *, base_url: str,
+              service: str) -> tuple[RowPlan | None, str]:
+    """For a finished row: None when its recorded animation is the wanted one (skip), else
+    the plan that redoes it from its recorded avatar. The text says why (or why not)."""
+    recorded = state.get("animation") or {}
+    if same_animation(recorded, wanted):
+        return None, ""
+    code = str(state.get("avatar_code") or "")
+    if not code:
+        return None, ("its animation changed, but its state records no avatar code: not "
+                      "redone; remove its asset to remake it")
+    if state.get("service") not in (None, service) or \
+            state.get("base_url") not in (None, base_url):
+        return None, ("its animation changed, but its avatar was made elsewhere (another "
+                      "service or address): not redone; remove its asset to remake it")
+    return (RowPlan("import", avatar_code=code, export_code=str(state.get("export_code") or ""),
+                    player=str(state.get("player") or ""),
+                    why=f"animation changed ({_names(recorded)} -> {_names(wanted)}): "
+                        f"importing avatar {code} again to re-animate it"), "")
+
+
+def _names(fingerprint: dict[str, Any]) -> str:
+    parts = [f"{c}={v.get('file')}" for c, v in fingerprint.items() if isinstance(v, dict)]
+    return ", ".join(parts) or "none"

@@ -156,3 +156,26 @@ def test_one_take_shared_by_many_rows_is_read_once(folder, monkeypatch):
     rows = "".join(f"R{i},photos/ada.png,anim/take.csv\n" for i in range(100))
     m = load_manifest(write(folder, "name,photo,face_capture\n" + rows))
     assert len(m.rows) == 100 and m.problems == [] and len(calls) == 1
+
+
+def test_a_finished_row_is_redone_from_its_avatar_only_when_its_animation_changed(folder):
+    from avatar_importer.core.manifest_animation import redo_plan
+    walk = RowAnimation(animation=folder / "anim" / "walk.bvh").fingerprint()
+    state = {"status": "done", "avatar_code": "abc", "export_code": "e1", "player": "p1",
+             "service": "sandbox", "base_url": "http://127.0.0.1:1/", "animation": walk}
+    where = {"service": "sandbox", "base_url": "http://127.0.0.1:1/"}
+    assert redo_plan(state, walk, **where) == (None, "")  # unchanged: skipped
+    assert redo_plan({**state, "animation": None}, {}, **where) == (None, "")  # an old row
+    plan, why = redo_plan(state, {}, **where)  # the animation was taken away
+    assert plan is not None and why == ""
+    assert (plan.action, plan.avatar_code, plan.export_code, plan.player) == \
+        ("import", "abc", "e1", "p1")
+    assert "animation=walk.bvh -> none" in plan.why
+    plan, why = redo_plan({**state, "animation": {}}, walk, **where)
+    assert plan is not None and "none -> animation=walk.bvh" in plan.why
+    # never a second creation: without the recorded avatar (or on another service) the
+    # row is left as it is, and the reason says so
+    for changed in ({"avatar_code": ""}, {"service": "avatarsdk"},
+                    {"base_url": "http://127.0.0.1:2/"}):
+        plan, why = redo_plan({**state, **changed}, {}, **where)
+        assert plan is None and "not redone" in why

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ...core.errors import AvatarImporterError, InputError
-from ...core.library_rows import RowPlan
 from ...core.manifest_animation import RowAnimation, defaults_from, preset_problem
+from ...core.manifest_animation import redo_plan as redo_plan
 from ...core.manifest_animation import same_animation as same_animation
 
 
@@ -41,29 +41,6 @@ def run_defaults(args: argparse.Namespace) -> RowAnimation | None:
 def presets_folder(args: argparse.Namespace) -> Path:
     from ..animation.batch_options import _presets_folder
     return _presets_folder(args)
-
-
-def redo_plan(state: dict[str, Any], wanted: dict[str, Any], *, base_url: str,
-              service: str) -> tuple[RowPlan | None, str]:
-    """For a finished row: None when its recorded animation is the wanted one (skip), else
-    the plan that redoes it from its recorded avatar. The text says why (or why not)."""
-    recorded = state.get("animation") or {}
-    if same_animation(recorded, wanted):
-        return None, ""
-    code = str(state.get("avatar_code") or "")
-    if not code or state.get("service") not in (None, service) or \
-            state.get("base_url") not in (None, base_url):
-        return None, ("its animation changed, but its avatar was made elsewhere (another "
-                      "service or address): not redone; remove its asset to remake it")
-    return (RowPlan("import", avatar_code=code, export_code=str(state.get("export_code") or ""),
-                    player=str(state.get("player") or ""),
-                    why=f"animation changed ({_names(recorded)} -> {_names(wanted)}): "
-                        f"importing avatar {code} again to re-animate it"), "")
-
-
-def _names(fingerprint: dict[str, Any]) -> str:
-    parts = [f"{c}={v.get('file')}" for c, v in fingerprint.items() if isinstance(v, dict)]
-    return ", ".join(parts) or "none"
 
 
 def armature_of(collection: Any) -> Any | None:
