@@ -28,11 +28,13 @@ from typing import Any
 
 from .errors import InputError
 from .library_names import MAX_NAME_BYTES, name_key, name_problem
+from .manifest_animation import COLUMNS as ANIMATION_COLUMNS
+from .manifest_animation import AnimationColumnError, RowAnimation, check_merged, parse_columns
 from .options import BLENDSHAPE_SETS, LODS, NONE, PROFILES, AvatarChoices
 
 COLUMNS = ("name", "photo", "side_photo_1", "side_photo_2", "service", "subtype",
            "avatar_id", "lod", "profile", "haircut", "outfit", "glasses", "blendshapes",
-           "catalog", "tags", "description")
+           "catalog", "tags", "description", *ANIMATION_COLUMNS)
 SERVICE_NAMES = ("avatarsdk", "sandbox", "avaturn")
 SUBTYPES = ("male", "female")
 MAX_NAME = MAX_NAME_BYTES  # a row's name names its library file (core.library_names)
@@ -78,6 +80,7 @@ class ManifestRow:
     catalog: str = ""
     tags: list[str] = field(default_factory=list)
     description: str = ""
+    animation: RowAnimation = field(default_factory=RowAnimation)  # merged with the run's
 
     def choices(self) -> AvatarChoices:
         """The export options this row asks for; empty columns keep the defaults."""
@@ -147,7 +150,8 @@ def chunk_starts(total: int, per_task: int) -> list[int]:
 
 
 def load_manifest(path: Path, *, default_service: str = "", default_subtype: str = "",
-                  ) -> Manifest:
+                  animation_defaults: RowAnimation | None = None,
+                  user_presets: Path | None = None) -> Manifest:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -157,7 +161,8 @@ def load_manifest(path: Path, *, default_service: str = "", default_subtype: str
         raise ManifestError(f"Manifest {path} is not UTF-8 text") from None
     raw = _read_json(path, text) if _looks_json(path, text) else _read_csv(path, text)
     return parse_rows(raw, base=path.parent, source=path, default_service=default_service,
-                      default_subtype=default_subtype)
+                      default_subtype=default_subtype, animation_defaults=animation_defaults,
+                      user_presets=user_presets)
 
 
 def _looks_json(path: Path, text: str) -> bool:
@@ -234,16 +239,27 @@ class _Bad(Exception):
 
 
 def parse_rows(raw: list[dict[str, Any]], *, base: Path, source: Path | None = None,
-               default_service: str = "", default_subtype: str = "") -> Manifest:
+               default_service: str = "", default_subtype: str = "",
+               animation_defaults: RowAnimation | None = None,
+               user_presets: Path | None = None) -> Manifest:
     """Check every row; good rows become :class:`ManifestRow`, bad ones
-    :class:`RowProblem`. ``base``: the folder relative photo paths start from."""
+    :class:`RowProblem`. ``base``: the folder relative photo (and animation) paths start
+    from. ``animation_defaults``: the run's animation options, under every row's own
+    columns (``core.manifest_animation``); ``user_presets``: saved bone-map presets."""
     rows: list[ManifestRow] = []
     problems: list[RowProblem] = []
     seen: dict[str, int] = {}
+    takes_read: dict[Path, str] = {}
     for number, item in enumerate(raw, 1):
         name = _text(item.get("name"))
         try:
             row = _row(number, item, base, default_service, default_subtype)
+            try:
+                row.animation = parse_columns(item, base, user_presets=user_presets,
+                                              read=takes_read).merged(animation_defaults)
+                check_merged(row.animation)
+            except AnimationColumnError as bad:
+                raise _Bad(bad.column, bad.message) from None
             key = name_key(row.name)
             if key in seen:
                 raise _Bad("name", f"{row.name!r} is already row {seen[key]}'s name; names "

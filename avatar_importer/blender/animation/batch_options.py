@@ -55,10 +55,18 @@ def export_with_needed_shapes(args: argparse.Namespace,
     """Avatar SDK export parameters asking for the shape keys the options drive: with
     ``--lipsync``, the ``visemes_15`` set (unless a viseme set is already listed); with
     ``--face-capture``, ``mobile_51``. Other services ignore these parameters."""
+    return export_with_shapes_for(export, face=getattr(args, "face_take", None) is not None,
+                                  lipsync=getattr(args, "lipsync_cues", None) is not None)
+
+
+def export_with_shapes_for(export: dict[str, Any], *, face: bool, lipsync: bool
+                           ) -> dict[str, Any]:
+    """``export`` asking for the shape keys a face take / lip-sync cues drive (as above;
+    the manifest mode calls it per row)."""
     needed: list[tuple[str, tuple[str, ...]]] = []
-    if getattr(args, "lipsync_cues", None) is not None:
+    if lipsync:
         needed.append(("visemes_15", ("visemes_15", "visemes_14")))
-    if getattr(args, "face_take", None) is not None:
+    if face:
         needed.append(("mobile_51", ("mobile_51",)))
     shapes = export.get("blendshapes")
     if not needed or not isinstance(shapes, dict) or not isinstance(shapes.get("list"), list):

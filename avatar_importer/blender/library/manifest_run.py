@@ -4,11 +4,14 @@
 For each manifest row (``core.manifest``), in the library folder (``core.library_rows``):
 
 1. Take the row's lock; a row another worker holds is left to it (counted as transient).
-2. Skip it when its asset is complete; import its recorded avatar when an earlier run
-   created one (no second creation); else create it (or import its ``avatar_id``).
+2. Skip it when its asset is complete (and its animation unchanged); import its recorded
+   avatar when an earlier run created one (no second creation); else create it (or import
+   its ``avatar_id``).
 3. As soon as the service gives the avatar's code (the engine's ``remote`` event) it is
    written to the row's state, so a killed run resumes that avatar.
-4. When Blender has imported it: mark it as an asset, save ``DIR/<name>.blend``
+4. When Blender has imported it: apply the row's animation (``row_animation``: its
+   columns, else the run's ``--animation``... options; a failure fails the row, no asset),
+   mark it as an asset, save ``DIR/<name>.blend``
    (``blender.library.assets``), record the row done, remove it from the open file.
 
 Exit code (``core.errors.exit_code_for``): 0 every selected row is in the library; 1 some
@@ -47,8 +50,10 @@ from ...core.manifest import Manifest, ManifestRow, load_manifest, parse_row_ran
 from ...core.params import default_parameters
 from ...core.stages import Event, JobSpec, JobState, Stage
 from .. import compat
+from ..animation.batch_options import export_with_shapes_for
 from ..wiring import batch_settings, build_engine
 from . import assets as library
+from . import row_animation
 
 HELP = """studio mode (a manifest in, an asset library out):
   --manifest FILE --library DIR [--rows A-B] [--assemble OUT.blend]
@@ -99,6 +104,7 @@ class RowRun:
     kind: str = ""
     blend: str = ""
     lock: Any = None
+    animation: dict[str, Any] | None = None  # what was applied (None: nothing asked)
 
 
 class ManifestRun:
@@ -112,6 +118,7 @@ class ManifestRun:
         self.runs: list[RowRun] = []
         self.sandbox: Any = None
         self.tmp = Path(tempfile.mkdtemp(prefix="avatar-manifest-"))
+        self.presets = row_animation.presets_folder(args)
 
     # -- the whole run --------------------------------------------------------------
 
@@ -166,8 +173,11 @@ class ManifestRun:
             self._fail(run, "another worker is working on this row now (lock "
                        f"{self.rows.lock_path(name)}); run again later", "busy")
             return
-        if self.rows.complete(name):  # no engine, no request for a finished row
-            self._skip(run)
+        redo: RowPlan | None = None
+        done = self.rows.complete(name)
+        if done and row_animation.same_animation(self.rows.load(name).get("animation"),
+                                                 run.row.animation.fingerprint()):
+            self._skip(run)  # no engine, no request for a finished row
             return
         try:
             engine = self._engine(run.service)
@@ -175,10 +185,22 @@ class ManifestRun:
             self._fail(run, exc.message, exc.kind)
             return
         base_url = self.base_urls[run.service]
+        if done:  # its animation changed: redo it from its recorded avatar
+            redo, why_not = row_animation.redo_plan(
+                self.rows.load(name), run.row.animation.fingerprint(), base_url=base_url,
+                service=run.service)
+            if redo is None:
+                self._skip(run, why_not)
+                return
         state = self._recover_code(self.rows.load(name), base_url)
-        run.plan = plan = self.rows.plan(name, avatar_id=run.row.avatar_id, base_url=base_url,
-                                         service=run.service) if not state.get("_recovered") \
-            else _plan_from(state)
+        if redo is not None:
+            plan = redo
+        elif state.get("_recovered"):
+            plan = _plan_from(state)
+        else:
+            plan = self.rows.plan(name, avatar_id=run.row.avatar_id, base_url=base_url,
+                                  service=run.service)
+        run.plan = plan
         if plan.action == "skip":
             self._skip(run)
             return
@@ -198,8 +220,8 @@ class ManifestRun:
         self.rows.update(name, job_id=run.job.id)
         self.by_job[run.job.id] = run
 
-    def _skip(self, run: RowRun) -> None:
-        run.status = "skipped"
+    def _skip(self, run: RowRun, why: str = "") -> None:
+        run.status, run.error = "skipped", why
         run.blend = str(self.rows.blend_path(run.row.name))
         if run.lock is not None:
             run.lock.release()
@@ -232,9 +254,12 @@ class ManifestRun:
         if row.side_photos:
             extra = {"side_photos": [str(p) for p in row.side_photos], "body_type": subtype,
                      "telephoto": False}
+        export = export_with_shapes_for(row.export_parameters(),
+                                        face=row.animation.face_capture is not None,
+                                        lipsync=row.animation.lipsync is not None)
         return JobSpec(photo=row.photo, name=row.name, subtype=subtype,
                        pipeline=self.args.pipeline, parameters=default_parameters(),
-                       export_parameters=row.export_parameters(), extra=extra)
+                       export_parameters=export, extra=extra)
 
     def _fail(self, run: RowRun, message: str, kind: str) -> None:
         run.status, run.error, run.kind = "failed", message, kind
@@ -311,7 +336,15 @@ class ManifestRun:
         meta = AssetMeta.for_avatar(row.name, source, catalog=row.catalog, tags=row.tags,
                                     description=row.description,
                                     preview=self._preview_file(run, state))
+        wanted = row.animation.fingerprint()
         try:
+            if not row.animation.empty():
+                try:
+                    run.animation = row_animation.animate(collection, row.animation,
+                                                          self.presets)
+                except AvatarImporterError as exc:  # nothing saved: no asset without it
+                    self._fail(run, row_animation.failure_text(row.animation, exc), "input")
+                    return
             path = library.save_avatar_to_library(collection, self.rows.folder, meta)
         except (OSError, RuntimeError, AvatarImporterError, TimeoutError) as exc:
             self._fail(run, f"saving to the library failed: {exc}", "library")
@@ -320,7 +353,10 @@ class ManifestRun:
             library.remove_avatar(collection)
         run.status, run.blend = "done", str(path)
         self.rows.update(row.name, status="done", blend=path.name, done_at=time.time(),
+                         animation=wanted, animation_applied=run.animation or {},
                          **meta.row_fields())
+        if run.animation:
+            _say(f"row {row.row} {row.name}: " + "; ".join(run.animation["summary"]))
         _say(f"row {row.row} {row.name}: saved {path}")
 
     def _preview_file(self, run: RowRun, state: JobState) -> Path | None:
@@ -350,7 +386,8 @@ class ManifestRun:
                       "avatar_code": (r.job.avatar_code if r.job else "") or
                       self.rows.load(r.row.name).get("avatar_code"),
                       "error": r.error or None, "error_kind": r.kind or None,
-                      "blend": r.blend or None} for r in self.runs],
+                      "blend": r.blend or None, "animation": r.animation}
+                     for r in self.runs],
             "bad_rows": [{"row": p.row, "name": p.name, "column": p.column,
                           "error": p.message} for p in problems],
             "blender": bpy.app.version_string,
@@ -395,7 +432,9 @@ def main(args: argparse.Namespace) -> int:
         if args.assemble:
             _check_crowd_path(args.assemble, args.library)
         if args.manifest:
-            manifest = load_manifest(args.manifest)
+            manifest = load_manifest(args.manifest,
+                                     animation_defaults=row_animation.run_defaults(args),
+                                     user_presets=row_animation.presets_folder(args))
             if args.rows:
                 first, last = parse_row_range(args.rows)
                 if args.rows_per_task:
