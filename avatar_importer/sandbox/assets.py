@@ -51,6 +51,7 @@ from .textures import (
     paint_texture,
     palette,
     textures_for_glb,
+    write_photos,
 )
 
 __all__ = [
@@ -65,6 +66,7 @@ __all__ = [
     "png_bytes",
     "shape_key_names",
     "textures_for_glb",
+    "write_photos",
 ]
 
 STATIC_TEXTURES_PREFIX = "/static_resources/metaperson_2.0/textures"

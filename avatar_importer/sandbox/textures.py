@@ -106,6 +106,19 @@ def build_thumbnail(seed: str, size: int = 64) -> bytes:
     return png_bytes(size, size, pixel)
 
 
+def write_photos(folder: Path, count: int, prefix: str = "face", digits: int = 2,
+                 size: int = 32) -> list[Path]:
+    """``count`` distinct placeholder portraits ``folder/<prefix><i>.png`` (``i`` zero-padded
+    to ``digits``), for tests and benchmarks that need many photos."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i in range(count):
+        path = folder / f"{prefix}{i:0{digits}d}.png"
+        path.write_bytes(build_thumbnail(f"{prefix}{i}", size))
+        out.append(path)
+    return out
+
+
 def _is_plain_file_name(uri: str) -> bool:
     return bool(uri) and not any(c in uri for c in "/\\:") and uri not in (".", "..")
 

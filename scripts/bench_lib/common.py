@@ -29,7 +29,7 @@ from avatar_importer.core.params import (  # noqa: E402
 )
 from avatar_importer.core.stages import JobSpec  # noqa: E402
 from avatar_importer.core.transport import RetryPolicy  # noqa: E402
-from avatar_importer.sandbox.assets import build_thumbnail  # noqa: E402
+from avatar_importer.sandbox.assets import write_photos  # noqa: E402
 
 SCHEMA = "avatar_importer.bench/1"
 FAST_RETRY = RetryPolicy(base=0.05, cap=0.5, max_retry_after=2.0)
@@ -209,13 +209,7 @@ def make_engine(base_url: str, cache_root: Path, poll_interval: float,
 
 
 def make_photos(folder: Path, count: int) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    photos = []
-    for i in range(count):
-        path = folder / f"face{i:02d}.png"
-        path.write_bytes(build_thumbnail(f"face{i}", 32))
-        photos.append(path)
-    return photos
+    return write_photos(folder, count)
 
 
 def spec_for(photo: Path, name: str) -> JobSpec:

@@ -43,7 +43,11 @@ from avatar_importer.blender.importing.importer import import_avatar_glb  # noqa
 from avatar_importer.core.engine import EngineOptions  # noqa: E402
 from avatar_importer.core.errors import AvatarImporterError  # noqa: E402
 from avatar_importer.core.glb import encode_glb, read_glb  # noqa: E402
-from avatar_importer.sandbox.assets import build_sample_avatar, build_thumbnail  # noqa: E402
+from avatar_importer.sandbox.assets import (  # noqa: E402
+    build_sample_avatar,
+    build_thumbnail,
+    write_photos,
+)
 from avatar_importer.sandbox.server import Sandbox, SandboxConfig  # noqa: E402
 
 SCRIPT = ROOT / "scripts" / "batch_import.py"
@@ -112,12 +116,7 @@ def sandbox_args(sb: Sandbox, cache: Path) -> list[str]:
 
 
 def make_photos(tmp: Path, n: int, prefix: str = "p") -> list[Path]:
-    out = []
-    for i in range(n):
-        path = tmp / f"{prefix}{i:02d}.png"
-        path.write_bytes(build_thumbnail(f"{prefix}{i}", 32))
-        out.append(path)
-    return out
+    return write_photos(tmp, n, prefix)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from avatar_importer.core.cache import Cache
 from avatar_importer.core.job_index import INDEX_DIR, PRUNE_AFTER_SECONDS, slot_name
 from avatar_importer.core.params import default_export_parameters, default_parameters
 from avatar_importer.core.stages import JobSpec, Stage
-from avatar_importer.sandbox.assets import build_thumbnail
+from avatar_importer.sandbox.assets import build_thumbnail, write_photos
 from avatar_importer.sandbox.server import SandboxConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,13 +59,7 @@ def other_process(cache_root: Path, code: str) -> None:
 
 
 def photos(folder: Path, n: int) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    out = []
-    for i in range(n):
-        path = folder / f"face{i:03d}.png"
-        path.write_bytes(build_thumbnail(f"face{i}", 32))
-        out.append(path)
-    return out
+    return write_photos(folder, n, digits=3)
 
 
 def write_legacy(cache: Cache, records: list[dict]) -> None:
