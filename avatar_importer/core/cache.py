@@ -53,7 +53,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .errors import ConfigError, UnsafeUriError
-from .job_index import JobKeyIndex
+from .job_index import JobKeyIndex, avatar_slot_key
 from .stages import JobSpec
 
 ENV_CACHE = "AVATAR_IMPORTER_CACHE"
@@ -160,6 +160,16 @@ def index_entry(record: dict[str, Any]) -> tuple[str, str] | None:
     return (key, base_url) if key else None
 
 
+def index_entries(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every (key, base URL) a job record is filed under: its ``index_entry``, and its
+    avatar once known (``job_index.avatar_slot_key``)."""
+    entries = [entry] if (entry := index_entry(record)) is not None else []
+    code, base_url = record.get("avatar_code"), record.get("base_url")
+    if isinstance(code, str) and code and isinstance(base_url, str):
+        entries.append((avatar_slot_key(code), base_url))
+    return entries
+
+
 def read_record(path: Path) -> dict[str, Any] | None:
     """One job record from disk (None when missing or unreadable): every record read
     goes through here."""
@@ -221,9 +231,9 @@ class Cache:
     def save_job(self, record: dict[str, Any]) -> None:
         path = self._job_path(str(record["id"]))
         data = json.dumps(record, indent=1, sort_keys=True).encode()
-        entry = index_entry(record)
+        entries = index_entries(record)
         with self._lock:
-            if entry is not None:  # the marker first: a record is never unindexed
+            for entry in entries:  # the markers first: a record is never unindexed
                 self._index.add(str(record["id"]), *entry)
             write_atomic(path, data)
 
@@ -253,9 +263,31 @@ class Cache:
         read of every record, once per cache)."""
         if not key:
             return None
-        if not self._index.complete():
-            self._index.build(self.jobs(), index_entry, write_atomic)
         found: dict[str, Any] | None = None
+        for record in self._indexed(key, base_url):
+            if record.get("state") != "active" or run_elsewhere(record):
+                continue
+            if index_entry(record) != (key, base_url):
+                continue
+            if found is None or float(record.get("created") or 0) > \
+                    float(found.get("created") or 0):
+                found = record
+        return found
+
+    def jobs_for_avatar(self, avatar_code: str, base_url: str) -> list[dict[str, Any]]:
+        """The job records of the remote avatar ``avatar_code`` at ``base_url`` (the job
+        that created it, imports of it), read through the index like
+        :meth:`unfinished_job_for`."""
+        key = avatar_slot_key(avatar_code)
+        return [r for r in self._indexed(key, base_url)
+                if r.get("avatar_code") == avatar_code and r.get("base_url") == base_url]
+
+    def _indexed(self, key: str, base_url: str) -> list[dict[str, Any]]:
+        """The records filed under (``key``, ``base_url``), read fresh (a marker whose
+        record is gone is pruned once old); the index is built first if it never was."""
+        if not self._index.complete():
+            self._index.build(self.jobs(), index_entries, write_atomic)
+        out = []
         for job_id in self._index.candidates(key, base_url):
             try:
                 path = self._job_path(job_id)
@@ -266,21 +298,15 @@ class Cache:
                 if not path.exists():  # deleted (or about to be written: see prune)
                     self._index.prune(job_id, key, base_url)
                 continue
-            if record.get("state") != "active" or run_elsewhere(record):
-                continue
-            if index_entry(record) != (key, base_url) or str(record.get("id")) != job_id:
-                continue
-            if found is None or float(record.get("created") or 0) > \
-                    float(found.get("created") or 0):
-                found = record
-        return found
+            if str(record.get("id")) == job_id:
+                out.append(record)
+        return out
 
     def forget_job(self, job_id: str) -> None:
         path = self._job_path(job_id)
         record = read_record(path)
         path.unlink(missing_ok=True)
-        entry = index_entry(record) if record is not None else None
-        if entry is not None:
+        for entry in index_entries(record) if record is not None else []:
             self._index.remove(job_id, *entry)
 
     # -- players ----------------------------------------------------------------------

@@ -11,7 +11,12 @@ Layout under the cache's ``jobs/`` folder::
                                 hex digits (at most 256 folders: the cache stays cheap to
                                 walk, and an empty file takes no disk block)
     by-key/complete.json        written once every record then in ``jobs/`` had its
-                                marker (records written before this index existed)
+                                markers (records written before this index existed,
+                                or before its current ``VERSION``)
+
+Version 2 also files each record that knows its avatar under ``avatar:<code>``
+(:func:`avatar_slot_key`), so the job that made a listed avatar (My Avatars' Import,
+Back Up All: ``Cache.jobs_for_avatar``) is found the same way.
 
 The index says only *which* records may match; the records themselves stay the truth: a
 lookup reads each candidate record (its state, owner, key and base URL) fresh from disk,
@@ -52,8 +57,13 @@ from typing import Any
 
 INDEX_DIR = "by-key"
 COMPLETE = "complete.json"
-VERSION = 1
+VERSION = 2
 PRUNE_AFTER_SECONDS = 60.0
+
+
+def avatar_slot_key(avatar_code: str) -> str:
+    """The key the jobs of one remote avatar are filed under."""
+    return f"avatar:{avatar_code}"
 
 
 def slot_name(key: str, base_url: str) -> str:
@@ -105,21 +115,24 @@ class JobKeyIndex:
     # -- records written before the index existed --------------------------------------
 
     def complete(self) -> bool:
-        return (self.root / COMPLETE).is_file()
+        try:
+            doc = json.loads((self.root / COMPLETE).read_text())
+        except (OSError, ValueError):
+            return False
+        return isinstance(doc, dict) and doc.get("version") == VERSION
 
     def build(self, records: Iterable[dict[str, Any]],
-              keyed: Callable[[dict[str, Any]], tuple[str, str] | None],
+              keyed: Callable[[dict[str, Any]], list[tuple[str, str]]],
               write: Callable[[Path, bytes], None]) -> int:
-        """Add the marker of every record in ``records`` (``keyed`` gives its key and base
-        URL, or None for a record that has none), then mark the index complete with
-        ``write`` (an atomic file write). Returns how many records have a marker."""
+        """Add the markers of every record in ``records`` (``keyed`` gives the (key, base
+        URL) pairs it is filed under), then mark the index complete with ``write`` (an
+        atomic file write). Returns how many records have a marker."""
         count = 0
         for record in records:
-            found = keyed(record)
-            if found is None:
-                continue
-            self.add(str(record["id"]), *found)
-            count += 1
+            entries = keyed(record)
+            for entry in entries:
+                self.add(str(record["id"]), *entry)
+            count += bool(entries)
         doc = {"version": VERSION, "built": time.time(), "records": count}
         write(self.root / COMPLETE, json.dumps(doc, indent=1).encode())
         return count

@@ -141,6 +141,32 @@ def test_newest_unfinished_wins_and_legacy_records_are_found(cache, photo):
     assert found is not None and found["id"] == "0ld0ld0ld0l2"
 
 
+def test_an_avatars_jobs_are_found_by_its_code_reading_only_them(cache, tmp_path, reads):
+    """My Avatars' Import describes a listed avatar by the job that made it: found through
+    the index (records of a version-1 index are filed again once), not by reading every
+    record."""
+    many = write_photos(tmp_path / "many", 60, digits=3)
+    legacy = [{**record(f"leg{i:09d}", p), "avatar_code": f"code-{i}"}
+              for i, p in enumerate(many)]
+    write_legacy(cache, legacy)
+    index = cache.jobs_dir / INDEX_DIR
+    index.mkdir(parents=True, exist_ok=True)
+    (index / "complete.json").write_text(json.dumps({"version": 1}))  # before avatars
+    mine = {**record("mine00000001", many[7]), "avatar_code": "code-7", "state": "done"}
+    cache.save_job(mine)
+    cache.save_job({**record("other0000001", many[8]), "avatar_code": "code-7",
+                    "base_url": "http://127.0.0.1:10/"})  # another service's avatar
+
+    first = {r["id"] for r in cache.jobs_for_avatar("code-7", BASE)}
+    assert first == {"leg000000007", "mine00000001"}
+    reads.clear()
+    again = Cache(cache.root).jobs_for_avatar("code-7", BASE)  # another process
+    assert {r["id"] for r in again} == first
+    assert sum(reads.values()) == 2  # the two records, not the 62
+    cache.forget_job("mine00000001")
+    assert [r["id"] for r in cache.jobs_for_avatar("code-7", BASE)] == ["leg000000007"]
+
+
 @pytest.mark.parametrize("sandbox_config",
                          [SandboxConfig(compute_seconds=0.4, export_seconds=0.1)])
 def test_same_photo_twice_and_a_killed_process_give_one_avatar(sandbox, photo, cache):

@@ -71,7 +71,9 @@ class AVATAR_IMPORTER_OT_import_avatar(NetworkOperator):
         def go() -> None:
             engine = runtime.engine_for(runtime.preferences())
             # described as the job that made it would (Save to Library): core.asset_meta
-            known = sources_by_code(engine.cache.jobs(), engine.service.base_url)
+            base_url = engine.service.base_url  # this avatar's records only: the index
+            known = sources_by_code(engine.cache.jobs_for_avatar(self.code, base_url),
+                                    base_url)
             listed = next((a.subtype for a in browse.avatars() if a.code == self.code), "")
             spec = spec_for_existing(self.name or self.code[:8], known.get(self.code), listed)
             engine.import_existing(self.code, spec, export_code=self.export_code or None)
