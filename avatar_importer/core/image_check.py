@@ -24,6 +24,8 @@ import struct
 from pathlib import Path
 from typing import BinaryIO
 
+from .file_digest import file_version
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 _MAX_PNG_CHUNKS = 100_000
@@ -41,7 +43,7 @@ def image_file_complete(path: Path | str) -> bool:
     try:
         with open(path, "rb") as handle:
             st = os.fstat(handle.fileno())
-            ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+            ident = file_version(st)
             known = _verdicts.get(ident)
             if known is None:
                 known = _complete(handle, st.st_size)

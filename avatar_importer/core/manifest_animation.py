@@ -17,19 +17,16 @@ and ``--bone-map-preset``, per row). No bpy here.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .file_digest import file_sha256
 from .library_rows import RowPlan
-from .mocap import bonemaps, livelink, rhubarb
+from .mocap import BODY_KINDS, FACE_KINDS, LIPSYNC_KINDS, bonemaps, livelink, rhubarb
 
 COLUMNS = ("animation", "face_capture", "lipsync", "bone_map_preset")
-BODY_KINDS = (".bvh", ".fbx")
-FACE_KINDS = (".csv",)
-LIPSYNC_KINDS = (".tsv", ".json")
 _KINDS = {"animation": BODY_KINDS, "face_capture": FACE_KINDS, "lipsync": LIPSYNC_KINDS}
 _NONE = "none"
 
@@ -87,7 +84,7 @@ class RowAnimation:
 
     def fingerprint(self) -> dict[str, Any]:
         """File names and content digests (and the preset): ``{}`` when there is nothing."""
-        out: dict[str, Any] = {c: {"file": p.name, "sha256": file_digest(p)}
+        out: dict[str, Any] = {c: {"file": p.name, "sha256": file_sha256(p)}
                                for c, p in self.files().items()}
         if out and self.bone_map_preset:
             out["bone_map_preset"] = self.bone_map_preset
@@ -101,23 +98,6 @@ def same_animation(recorded: Any, wanted: dict[str, Any]) -> bool:
             return {}
         return {c: (v.get("sha256") if isinstance(v, dict) else v) for c, v in fp.items()}
     return bool(key(recorded) == key(wanted))
-
-
-_DIGESTS: dict[tuple[str, int, int], str] = {}
-
-
-def file_digest(path: Path) -> str:
-    """SHA-256 of the file (remembered per path, size and mtime: 100 rows sharing one take
-    read it once)."""
-    st = path.stat()
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    if key not in _DIGESTS:
-        h = hashlib.sha256()
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        _DIGESTS[key] = h.hexdigest()
-    return _DIGESTS[key]
 
 
 def parse_columns(item: dict[str, Any], base: Path, *, user_presets: Path | None = None,

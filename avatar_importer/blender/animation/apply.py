@@ -16,15 +16,13 @@ from typing import Any
 import bpy
 
 from ...core.errors import InputError
-from ...core.mocap import livelink, rhubarb
+from ...core.mocap import BODY_KINDS, FACE_KINDS, LIPSYNC_KINDS, livelink, rhubarb
 from ...core.mocap.livelink import FaceOptions, FaceTake
 from ...core.mocap.rhubarb import Cue
 from ...core.mocap.summary import summary_lines
 from .keys import ActionSession
 
-ANIMATION_KINDS = (".bvh", ".fbx")
-FACE_KINDS = (".csv",)
-LIPSYNC_KINDS = (".tsv", ".json")
+ANIMATION_KINDS = BODY_KINDS
 #: custom property on the armature: the last apply's report (JSON), read by the panel
 REPORT_PROPERTY = "avatar_importer_animation"
 

@@ -78,7 +78,7 @@ def export_with_shapes_for(export: dict[str, Any], *, face: bool, lipsync: bool
     return {**export, "blendshapes": {**shapes, "list": names}}
 
 
-def _presets_folder(args: argparse.Namespace) -> Path:
+def presets_folder(args: argparse.Namespace) -> Path:
     """Saved bone-map presets: ``bone_maps`` in the run's cache root (the panel's too)."""
     from ...core.cache import default_cache_root
     return Path(getattr(args, "cache_dir", None) or default_cache_root()) / "bone_maps"
@@ -110,7 +110,7 @@ def animate_reports(args: argparse.Namespace, reports: list[dict[str, Any]],
             result = apply_animation_files(
                 armature, animation=args.animation, face_capture=args.face_take,
                 lipsync=args.lipsync_cues, preset=args.bone_map_preset,
-                user_presets=_presets_folder(args))
+                user_presets=presets_folder(args))
         except AvatarImporterError as exc:
             rep["animation_error"] = str(exc)
             (error or say)(f"{rep.get('name')}: animation failed: {exc}")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import filecmp
-import hashlib
 import shutil
 import tempfile
 from collections.abc import Iterable
@@ -31,6 +30,7 @@ from bpy_extras.io_utils import ImportHelper
 from ...core.archive import extract_zip, find_model
 from ...core.cache import default_cache_root
 from ...core.errors import AvatarImporterError, InputError
+from ...core.file_digest import file_sha256
 from ...core.glb import SOURCE_BESIDE
 from ...core.report import report_lines
 from . import import_props
@@ -116,11 +116,7 @@ def _default_name(path: Path, model: Path) -> str:
 def _archive_dir(path: Path, cache_root: Path) -> Path:
     """Where a referenced (not packed) archive import keeps its files: one folder per
     archive content, under the cache (not cleared with downloads)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1024 * 1024), b""):
-            digest.update(chunk)
-    return cache_root / "imports" / digest.hexdigest()[:16]
+    return cache_root / "imports" / file_sha256(path)[:16]
 
 
 def import_avatar_file(

@@ -32,7 +32,6 @@ Main thread only (touches ``bpy.data``).
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -42,6 +41,7 @@ from typing import Any
 
 import bpy
 
+from ...core.file_digest import file_sha256
 from . import free_ids
 
 #: custom property on a shareable image: "sha256:<hex>|<colour space>|<alpha mode>"
@@ -49,20 +49,9 @@ SHARE_KEY = "avatar_importer_share_key"
 #: report ``source`` values of files shared between avatars (see core.glb)
 SHARED_SOURCES = frozenset({"cache", "folder"})
 
-#: content digests already computed in this process (main thread only, like the rest)
-_digests: dict[tuple[int, int, int, int], str] = {}
-
-
 def file_digest(path: Path | str) -> str:
-    """``sha256:<hex>`` of the file's content; memoised per (device, inode, size, mtime)."""
-    st = os.stat(path)
-    ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-    known = _digests.get(ident)
-    if known is None:
-        with open(path, "rb") as handle:
-            known = _digests[ident] = "sha256:" + hashlib.file_digest(handle,
-                                                                      "sha256").hexdigest()
-    return known
+    """``sha256:<hex>`` of the file's content (``core.file_digest``: read once per version)."""
+    return "sha256:" + file_sha256(path)
 
 
 def cache_entry_key(path: Path | str) -> str:

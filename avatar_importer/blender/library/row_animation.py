@@ -18,6 +18,7 @@ from ...core.errors import AvatarImporterError, InputError
 from ...core.manifest_animation import RowAnimation, defaults_from, preset_problem
 from ...core.manifest_animation import redo_plan as redo_plan
 from ...core.manifest_animation import same_animation as same_animation
+from ..animation.batch_options import presets_folder as presets_folder
 
 
 def run_defaults(args: argparse.Namespace) -> RowAnimation | None:
@@ -36,11 +37,6 @@ def run_defaults(args: argparse.Namespace) -> RowAnimation | None:
             raise InputError("--bone-map-preset goes with --animation (a row's own "
                              "animation uses its bone_map_preset column)")
     return defaults
-
-
-def presets_folder(args: argparse.Namespace) -> Path:
-    from ..animation.batch_options import _presets_folder
-    return _presets_folder(args)
 
 
 def armature_of(collection: Any) -> Any | None:
