@@ -175,8 +175,9 @@ class ManifestRun:
             return
         redo: RowPlan | None = None
         done = self.rows.complete(name)
-        if done and row_animation.same_animation(self.rows.load(name).get("animation"),
-                                                 run.row.animation.fingerprint()):
+        recorded = self.rows.load(name)  # read once for this row
+        wanted = run.row.animation.fingerprint()
+        if done and row_animation.same_animation(recorded.get("animation"), wanted):
             self._skip(run)  # no engine, no request for a finished row
             return
         try:
@@ -186,13 +187,12 @@ class ManifestRun:
             return
         base_url = self.base_urls[run.service]
         if done:  # its animation changed: redo it from its recorded avatar
-            redo, why_not = row_animation.redo_plan(
-                self.rows.load(name), run.row.animation.fingerprint(), base_url=base_url,
-                service=run.service)
+            redo, why_not = row_animation.redo_plan(recorded, wanted, base_url=base_url,
+                                                    service=run.service)
             if redo is None:
                 self._skip(run, why_not)
                 return
-        state = self._recover_code(self.rows.load(name), base_url)
+        state = self._recover_code(recorded, base_url)
         if redo is not None:
             plan = redo
         elif state.get("_recovered"):
