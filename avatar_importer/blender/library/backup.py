@@ -152,7 +152,7 @@ def _plan(run: _Backup, avatars: list[RemoteAvatar]) -> None:
     run.total = len(avatars)
     names: set[str] = set()
     states = rows.states()  # read once: 100 avatars, 100 rows
-    known = sources_by_code(run.engine.cache.jobs(), run.engine.service.base_url)
+    cache, base_url = run.engine.cache, run.engine.service.base_url
     for avatar in avatars:
         if avatar.status != "Completed":
             run.failed.append(f"{avatar.name or avatar.code[:8]} (not ready: "
@@ -165,7 +165,8 @@ def _plan(run: _Backup, avatars: list[RemoteAvatar]) -> None:
         if rows.complete(name):
             run.skipped += 1
         else:
-            run.queue.append(_Item(avatar, name, known.get(avatar.code)))
+            known = sources_by_code(cache.jobs_for_avatar(avatar.code, base_url), base_url)
+            run.queue.append(_Item(avatar, name, known.get(avatar.code)))  # index: few reads
     run.message = f"{len(run.queue)} to back up, {run.skipped} already in the library"
 
 
