@@ -344,9 +344,10 @@ def import_avatar_glb(
 def avatars_excluded_meanwhile(context: Any = None) -> Iterator[Any]:
     """For a run of imports (a batch): the avatars already in the scene, and each one
     imported within the block, stay excluded from the view layer until the block ends,
-    then all are put back exactly (``scene_exclusion``). Each import then excludes and
-    restores only the avatar before it, instead of the whole crowd each time: putting a
-    collection back costs Blender a view-layer resync that grows with the scene."""
+    then all are put back at once, as imports one by one would have left them
+    (``scene_exclusion``). Each import then excludes only the avatar before it and puts
+    nothing back, instead of the whole crowd each time: putting a collection back costs
+    Blender a view-layer resync that grows with the scene."""
     ctx = context if context is not None else bpy.context
     with scene_exclusion.held_excluded(ctx.view_layer, REPORT_PROPERTY) as state:
         yield state
